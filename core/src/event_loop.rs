@@ -1,0 +1,411 @@
+//! [`EventLoop`] and its handles: Qt's event dispatcher and `QEventLoop`, on calloop.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use calloop::ping::{make_ping, Ping};
+
+use crate::remote::Remote;
+use crate::timer::TimerQueue;
+use crate::{LoopSender, Signal};
+
+/// A unit of work run on the loop's thread.
+pub(crate) type Task = Box<dyn FnOnce()>;
+
+/// Work waiting for the drain phase: posted closures, notifier activations, queued slots.
+pub(crate) struct TaskQueue {
+    tasks: RefCell<VecDeque<Task>>,
+}
+
+impl TaskQueue {
+    pub(crate) fn push(&self, task: Task) -> bool {
+        let mut tasks = self.tasks.borrow_mut();
+        tasks.push_back(task);
+        tasks.len() == 1
+    }
+
+    fn pop(&self) -> Option<Task> {
+        self.tasks.borrow_mut().pop_front()
+    }
+
+    fn len(&self) -> usize {
+        self.tasks.borrow().len()
+    }
+}
+
+pub(crate) struct LoopInner {
+    /// Borrowed only for the duration of `dispatch`, during which no user code runs: every
+    /// calloop callback of ours only records work in `queue`.
+    calloop: RefCell<calloop::EventLoop<'static, ()>>,
+    pub(crate) calloop_handle: calloop::LoopHandle<'static, ()>,
+    pub(crate) queue: Rc<TaskQueue>,
+    pub(crate) timers: TimerQueue,
+    remote: std::sync::Arc<Remote>,
+    /// Wakes the poll when work is posted from outside `process_events` (an embedding loop
+    /// driving our fd must see it readable).
+    ping: Ping,
+    /// How many `process_events` calls are on the stack.
+    depth: Cell<u32>,
+    exit_code: Cell<Option<i32>>,
+    /// Signals that other threads may emit into, by id, for [`crate::RemoteEmitter`].
+    pub(crate) registry: RefCell<crate::remote::Registry>,
+    /// A duplicate of the poller's epoll fd (same epoll instance), for embedding.
+    poll_fd: OwnedFd,
+}
+
+/// The event loop: owns the poller and runs timers, fd notifiers, posted closures and
+/// queued slots (Qt's `QEventLoop` with the thread's event dispatcher).
+///
+/// One `EventLoop` drives one thread. Everything that needs the loop takes a
+/// [`LoopHandle`], a cheap `Rc` clone usable from inside slots, for nested waits too;
+/// [`sender`](Self::sender) gives a `Send` handle for other threads.
+///
+/// ```
+/// use sigloop_core::{EventLoop, Timer};
+/// use std::time::Duration;
+///
+/// let event_loop = EventLoop::new()?;
+/// let handle = event_loop.handle();
+/// let timer = Timer::new(&handle)?;
+/// let h = handle.clone();
+/// timer.timeout().connect(move |()| h.exit(7));
+/// timer.start(Duration::from_millis(5));
+/// assert_eq!(event_loop.run()?, 7);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// Dropping the `EventLoop` drops its pending work; handles that outlive it see a closed
+/// loop (posting fails, timers and notifiers report errors).
+pub struct EventLoop {
+    handle: LoopHandle,
+}
+
+/// A cheap, clonable handle to an [`EventLoop`], for use on the loop's own thread.
+///
+/// It keeps the loop's state alive; store a [`WeakLoopHandle`] in objects the loop itself
+/// owns, to avoid cycles.
+#[derive(Clone)]
+pub struct LoopHandle {
+    inner: Rc<LoopInner>,
+}
+
+/// A weak [`LoopHandle`]: does not keep the loop alive.
+#[derive(Clone, Default)]
+pub struct WeakLoopHandle {
+    inner: Weak<LoopInner>,
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("pending", &self.inner.queue.len())
+            .field("depth", &self.inner.depth.get())
+            .finish()
+    }
+}
+
+impl fmt::Debug for WeakLoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakLoopHandle")
+            .field("alive", &(self.inner.strong_count() > 0))
+            .finish()
+    }
+}
+
+fn to_io(e: calloop::Error) -> io::Error {
+    e.into()
+}
+
+impl EventLoop {
+    /// Creates an event loop for the calling thread.
+    ///
+    /// # Errors
+    /// The poller, the wake-up eventfd or the timerfd could not be created (file
+    /// descriptor limits).
+    pub fn new() -> io::Result<EventLoop> {
+        let calloop = calloop::EventLoop::try_new().map_err(to_io)?;
+        let calloop_handle = calloop.handle();
+        let (ping, ping_source) = make_ping()?;
+        // The ping only wakes the poll; the drain phase picks up the work.
+        calloop_handle
+            .insert_source(ping_source, |(), _, _| {})
+            .map_err(|e| to_io(e.error))?;
+        let queue = Rc::new(TaskQueue {
+            tasks: RefCell::new(VecDeque::new()),
+        });
+        let timers = TimerQueue::new(&calloop_handle)?;
+        let poll_fd = calloop.as_fd().try_clone_to_owned()?;
+        let inner = Rc::new(LoopInner {
+            calloop: RefCell::new(calloop),
+            calloop_handle,
+            queue,
+            timers,
+            remote: Remote::new(ping.clone()),
+            ping,
+            depth: Cell::new(0),
+            exit_code: Cell::new(None),
+            registry: RefCell::new(Default::default()),
+            poll_fd,
+        });
+        Ok(EventLoop {
+            handle: LoopHandle { inner },
+        })
+    }
+
+    /// A handle for this thread: pass it to timers, notifiers, sockets and slots.
+    pub fn handle(&self) -> LoopHandle {
+        self.handle.clone()
+    }
+
+    /// A `Send` handle for other threads. See [`LoopSender`].
+    pub fn sender(&self) -> LoopSender {
+        self.handle.sender()
+    }
+
+    /// Runs until [`quit`](LoopHandle::quit) or [`exit`](LoopHandle::exit) and returns the
+    /// exit code (Qt's `QEventLoop::exec`). See [`LoopHandle::run`].
+    ///
+    /// # Errors
+    /// Polling failed.
+    pub fn run(&self) -> io::Result<i32> {
+        self.handle.run()
+    }
+
+    /// Runs one iteration. See [`LoopHandle::process_events`].
+    ///
+    /// # Errors
+    /// Polling failed.
+    pub fn process_events(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.handle.process_events(timeout)
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        self.handle.inner.remote.close();
+    }
+}
+
+/// The poller's fd, for driving this loop from another one (tokio, glib, a GUI toolkit):
+/// when it polls readable, call [`process_events`](LoopHandle::process_events) with a zero
+/// timeout. Timers are backed by a timerfd registered in the poller and work posted from
+/// outside the loop pings an eventfd, so the fd becomes readable whenever anything is due:
+/// the outer loop needs no timeout of its own.
+impl AsFd for EventLoop {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.handle.poll_fd()
+    }
+}
+
+impl LoopHandle {
+    /// A weak handle that does not keep the loop alive.
+    pub fn downgrade(&self) -> WeakLoopHandle {
+        WeakLoopHandle {
+            inner: Rc::downgrade(&self.inner),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &LoopInner {
+        &self.inner
+    }
+
+    fn poll_fd(&self) -> BorrowedFd<'_> {
+        self.inner.poll_fd.as_fd()
+    }
+
+    /// A `Send` handle that any thread can use to post closures onto this loop or make it
+    /// exit.
+    pub fn sender(&self) -> LoopSender {
+        LoopSender::new(self.inner.remote.clone())
+    }
+
+    /// Queues `task` to run on a later iteration of the loop (Qt's
+    /// `QMetaObject::invokeMethod(..., Qt::QueuedConnection)`).
+    pub fn post<F: FnOnce() + 'static>(&self, task: F) {
+        self.push_task(Box::new(task));
+    }
+
+    pub(crate) fn push_task(&self, task: Task) {
+        let first = self.inner.queue.push(task);
+        if first && self.inner.depth.get() == 0 {
+            // Outside our own iteration: someone else may be polling our fd.
+            self.inner.ping.ping();
+        }
+    }
+
+    /// Drops `value` on a later iteration (Qt's `QObject::deleteLater`).
+    ///
+    /// Sigloop objects are reference-counted handles: this drops *this* handle after the
+    /// current slot and emission have returned, so an object can be let go of from inside
+    /// its own signal; the object itself is destroyed when its last handle goes.
+    pub fn delete_later<V: 'static>(&self, value: V) {
+        self.post(move || drop(value));
+    }
+
+    /// Makes the innermost running [`run`](Self::run) return 0 (Qt's `QEventLoop::quit`).
+    pub fn quit(&self) {
+        self.exit(0);
+    }
+
+    /// Makes [`run`](Self::run) return `code` (Qt's `QEventLoop::exit`). Nested waits
+    /// return early; the outermost `run` returns `code`. An exit requested while no `run`
+    /// is active makes the next `run` return at once.
+    pub fn exit(&self, code: i32) {
+        self.inner.exit_code.set(Some(code));
+        if self.inner.depth.get() == 0 {
+            self.inner.ping.ping();
+        }
+    }
+
+    /// Whether an exit was requested and no `run` has returned it yet.
+    pub fn is_exiting(&self) -> bool {
+        self.inner.exit_code.get().is_some()
+    }
+
+    /// Runs the loop until [`quit`](Self::quit) or [`exit`](Self::exit) and returns the
+    /// code (Qt's `QEventLoop::exec`). May be called from inside a slot: the nested loop
+    /// keeps dispatching everything.
+    ///
+    /// # Errors
+    /// Polling failed.
+    pub fn run(&self) -> io::Result<i32> {
+        loop {
+            if let Some(code) = self.inner.exit_code.take() {
+                return Ok(code);
+            }
+            self.process_events(None)?;
+        }
+    }
+
+    /// Runs one iteration: waits up to `timeout` (`None`: until something happens; zero:
+    /// not at all) for fd readiness or a timer, then runs the due timers, the ready
+    /// notifiers' slots, and the work that was queued when the iteration started
+    /// (Qt's `QCoreApplication::processEvents`). Work queued meanwhile waits for the next
+    /// iteration, so a closure that reposts itself cannot starve the poll.
+    ///
+    /// # Errors
+    /// Polling failed.
+    pub fn process_events(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let inner = &*self.inner;
+        let busy = inner.queue.len() > 0
+            || inner.remote.has_tasks()
+            || inner.exit_code.get().is_some()
+            || inner.timers.due(Instant::now());
+        let timeout = if busy { Some(Duration::ZERO) } else { timeout };
+        inner.depth.set(inner.depth.get() + 1);
+        let _depth = DepthGuard(&inner.depth);
+        {
+            let mut calloop = inner.calloop.try_borrow_mut().map_err(|_| {
+                io::Error::other("process_events called from inside a poller callback")
+            })?;
+            calloop.dispatch(timeout, &mut ()).map_err(to_io)?;
+        }
+        self.drain();
+        Ok(())
+    }
+
+    fn drain(&self) {
+        let inner = &*self.inner;
+        inner.timers.fire_due(self);
+        if inner.remote.has_tasks() {
+            for task in inner.remote.take_tasks() {
+                task.run(self);
+            }
+        }
+        let n = inner.queue.len();
+        for _ in 0..n {
+            if inner.exit_code.get().is_some() {
+                break;
+            }
+            let Some(task) = inner.queue.pop() else {
+                break;
+            };
+            task();
+        }
+        inner.timers.rearm();
+    }
+
+    /// Runs the loop until `signal` is emitted, for at most `timeout`, and returns a clone
+    /// of the emitted argument (a nested `QEventLoop::exec` with a `QTimer` as guard).
+    /// Returns `None` on timeout or when an exit is requested meanwhile.
+    ///
+    /// Everything keeps being dispatched while it waits, so it may be called from inside
+    /// a slot.
+    ///
+    /// # Errors
+    /// Polling failed.
+    pub fn wait_for<T: Clone + 'static>(
+        &self,
+        signal: &Signal<T>,
+        timeout: Duration,
+    ) -> io::Result<Option<T>> {
+        let got: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
+        let sink = got.clone();
+        let _conn = signal.connect_scoped(move |v: &T| {
+            let mut sink = sink.borrow_mut();
+            if sink.is_none() {
+                *sink = Some(v.clone());
+            }
+        });
+        let deadline = Instant::now() + timeout;
+        self.wait_until(deadline, || got.borrow().is_some())?;
+        let value = got.borrow_mut().take();
+        Ok(value)
+    }
+
+    /// Runs the loop until `done()` returns true, `deadline` passes, or an exit is
+    /// requested; returns `done()`'s last answer.
+    ///
+    /// # Errors
+    /// Polling failed.
+    pub fn wait_until(&self, deadline: Instant, mut done: impl FnMut() -> bool) -> io::Result<bool> {
+        loop {
+            if done() {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= deadline || self.is_exiting() {
+                return Ok(false);
+            }
+            self.process_events(Some(deadline - now))?;
+        }
+    }
+}
+
+struct DepthGuard<'a>(&'a Cell<u32>);
+
+impl Drop for DepthGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+impl WeakLoopHandle {
+    /// The loop, if it is still alive.
+    pub fn upgrade(&self) -> Option<LoopHandle> {
+        self.inner.upgrade().map(|inner| LoopHandle { inner })
+    }
+
+    /// Posts `task` if the loop is alive; returns whether it was queued.
+    pub fn post<F: FnOnce() + 'static>(&self, task: F) -> bool {
+        match self.upgrade() {
+            Some(h) => {
+                h.push_task(Box::new(task));
+                true
+            }
+            None => false,
+        }
+    }
+}
+

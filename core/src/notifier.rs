@@ -1,0 +1,299 @@
+//! [`SocketNotifier`]: fd readiness as a signal.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::rc::{Rc, Weak};
+
+use calloop::generic::Generic;
+use calloop::{Dispatcher, Mode, PostAction, RegistrationToken};
+
+use crate::event_loop::{LoopHandle, TaskQueue};
+use crate::Signal;
+
+/// Which readiness a [`SocketNotifier`] watches (Qt's `QSocketNotifier::Type`; one
+/// notifier may watch both, as one fd can be registered with the poller only once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Interest {
+    /// Readable (Qt: `QSocketNotifier::Read`).
+    pub readable: bool,
+    /// Writable (Qt: `QSocketNotifier::Write`).
+    pub writable: bool,
+}
+
+impl Interest {
+    /// Nothing: only errors and hang-ups are reported.
+    pub const NONE: Interest = Interest {
+        readable: false,
+        writable: false,
+    };
+    /// Readable only.
+    pub const READ: Interest = Interest {
+        readable: true,
+        writable: false,
+    };
+    /// Writable only.
+    pub const WRITE: Interest = Interest {
+        readable: false,
+        writable: true,
+    };
+    /// Readable and writable.
+    pub const BOTH: Interest = Interest {
+        readable: true,
+        writable: true,
+    };
+
+    fn to_calloop(self) -> calloop::Interest {
+        calloop::Interest {
+            readable: self.readable,
+            writable: self.writable,
+        }
+    }
+}
+
+/// What an fd is ready for, as reported by [`SocketNotifier::activated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Readiness {
+    /// Reading will not block (this includes end of file).
+    pub readable: bool,
+    /// Writing will not block.
+    pub writable: bool,
+    /// An error or hang-up is pending (Qt: `QSocketNotifier::Exception`).
+    pub error: bool,
+}
+
+type FdSource = Generic<Box<dyn AsFd>>;
+
+struct NotifierInner {
+    calloop: calloop::LoopHandle<'static, ()>,
+    dispatcher: Dispatcher<'static, FdSource, ()>,
+    token: Cell<Option<RegistrationToken>>,
+    raw_fd: RawFd,
+    interest: Cell<Interest>,
+    enabled: Cell<bool>,
+    /// Whether the poller currently watches the fd.
+    registered: Cell<bool>,
+    /// An activation is waiting in the loop's queue.
+    queued: Cell<bool>,
+    /// `activated` is being emitted: a nested loop must not report the fd again.
+    emitting: Cell<bool>,
+    pending: Cell<Readiness>,
+    activated: Signal<Readiness>,
+}
+
+/// Watches a file descriptor and emits [`activated`](Self::activated) while it is ready
+/// (Qt's `QSocketNotifier`).
+///
+/// Level-triggered, as in Qt: as long as the fd stays readable (or writable, when asked
+/// for) the signal is emitted again on every loop iteration, so a slot should consume what
+/// is ready or disable the notifier. While a slot of `activated` runs, the fd is not
+/// reported again, not even to a nested loop started from that slot.
+///
+/// The notifier owns the `F` it was given (an `OwnedFd`, a socket, an `Rc` to one, or
+/// `std::io::Stdin`). Dropping the notifier unregisters the fd and drops `F`.
+/// [`set_enabled`](Self::set_enabled) and [`set_interest`](Self::set_interest) change the
+/// registration in place.
+pub struct SocketNotifier {
+    inner: Rc<NotifierInner>,
+}
+
+impl fmt::Debug for SocketNotifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketNotifier")
+            .field("fd", &self.inner.raw_fd)
+            .field("interest", &self.inner.interest.get())
+            .field("enabled", &self.inner.enabled.get())
+            .finish()
+    }
+}
+
+impl SocketNotifier {
+    /// Watches `fd` for `interest` on `event_loop`; enabled at once.
+    ///
+    /// # Errors
+    /// The poller refused the fd (e.g. a regular file, which epoll does not support).
+    #[must_use = "dropping a SocketNotifier stops watching its fd"]
+    pub fn new<F: AsFd + 'static>(
+        event_loop: &LoopHandle,
+        fd: F,
+        interest: Interest,
+    ) -> io::Result<SocketNotifier> {
+        let raw_fd = fd.as_fd().as_raw_fd();
+        let queue: Rc<TaskQueue> = event_loop.inner().queue.clone();
+        let calloop = event_loop.inner().calloop_handle.clone();
+        let inner = Rc::new_cyclic(|weak: &Weak<NotifierInner>| {
+            let weak = weak.clone();
+            let source: FdSource = Generic::new(
+                Box::new(fd) as Box<dyn AsFd>,
+                interest.to_calloop(),
+                Mode::Level,
+            );
+            let dispatcher = Dispatcher::new(source, move |r: calloop::Readiness, _, _| {
+                Ok(on_ready(&weak, &queue, r))
+            });
+            NotifierInner {
+                calloop,
+                dispatcher,
+                token: Cell::new(None),
+                raw_fd,
+                interest: Cell::new(interest),
+                enabled: Cell::new(true),
+                registered: Cell::new(true),
+                queued: Cell::new(false),
+                emitting: Cell::new(false),
+                pending: Cell::new(Readiness::default()),
+                activated: Signal::new(),
+            }
+        });
+        let token = inner
+            .calloop
+            .register_dispatcher(inner.dispatcher.clone())
+            .map_err(io::Error::from)?;
+        inner.token.set(Some(token));
+        Ok(SocketNotifier { inner })
+    }
+
+    /// Emitted while the fd is ready for what the notifier watches (Qt's
+    /// `QSocketNotifier::activated`).
+    pub fn activated(&self) -> &Signal<Readiness> {
+        &self.inner.activated
+    }
+
+    /// The watched fd (Qt's `QSocketNotifier::socket`).
+    pub fn fd(&self) -> RawFd {
+        self.inner.raw_fd
+    }
+
+    /// What the notifier watches.
+    pub fn interest(&self) -> Interest {
+        self.inner.interest.get()
+    }
+
+    /// Changes what the notifier watches, keeping its registration.
+    ///
+    /// # Errors
+    /// The poller refused the change.
+    pub fn set_interest(&self, interest: Interest) -> io::Result<()> {
+        let inner = &self.inner;
+        if inner.interest.replace(interest) == interest {
+            return Ok(());
+        }
+        inner.dispatcher.as_source_mut().interest = interest.to_calloop();
+        if inner.registered.get() {
+            if let Some(token) = inner.token.get() {
+                inner.calloop.update(&token).map_err(io::Error::from)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the notifier reports readiness (Qt's `QSocketNotifier::isEnabled`).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled.get()
+    }
+
+    /// Stops or resumes reporting readiness (Qt's `QSocketNotifier::setEnabled`). An
+    /// activation already queued is dropped when disabled before it runs.
+    ///
+    /// # Errors
+    /// The poller refused the change.
+    pub fn set_enabled(&self, enabled: bool) -> io::Result<()> {
+        let inner = &self.inner;
+        inner.enabled.set(enabled);
+        if enabled {
+            if !inner.emitting.get() {
+                inner.sync_registration()?;
+            }
+        } else if inner.registered.get() {
+            if let Some(token) = inner.token.get() {
+                inner.calloop.disable(&token).map_err(io::Error::from)?;
+            }
+            inner.registered.set(false);
+        }
+        Ok(())
+    }
+}
+
+/// Runs inside calloop's dispatch: records readiness for the drain phase, no user code.
+fn on_ready(weak: &Weak<NotifierInner>, queue: &TaskQueue, r: calloop::Readiness) -> PostAction {
+    let Some(n) = weak.upgrade() else {
+        return PostAction::Continue;
+    };
+    if n.emitting.get() || !n.enabled.get() {
+        // Reported again while its slot runs (a nested loop): stop watching until the
+        // slot returns, instead of spinning on a level-triggered fd.
+        n.registered.set(false);
+        return PostAction::Disable;
+    }
+    let old = n.pending.get();
+    n.pending.set(Readiness {
+        readable: old.readable || r.readable,
+        writable: old.writable || r.writable,
+        error: old.error || r.error,
+    });
+    if !n.queued.replace(true) {
+        queue.push(Box::new(move || n.activate()));
+    }
+    PostAction::Continue
+}
+
+impl NotifierInner {
+    fn activate(self: Rc<Self>) {
+        self.queued.set(false);
+        let r = self.pending.take();
+        if !self.enabled.get() {
+            return;
+        }
+        let interest = self.interest.get();
+        let r = Readiness {
+            readable: r.readable && interest.readable,
+            writable: r.writable && interest.writable,
+            error: r.error,
+        };
+        if !(r.readable || r.writable || r.error) {
+            return;
+        }
+        struct Emitting<'a>(&'a NotifierInner);
+        impl Drop for Emitting<'_> {
+            fn drop(&mut self) {
+                self.0.emitting.set(false);
+                if self.0.enabled.get() {
+                    if let Err(e) = self.0.sync_registration() {
+                        log::error!("re-enabling notifier on fd {}: {e}", self.0.raw_fd);
+                    }
+                }
+            }
+        }
+        self.emitting.set(true);
+        let _guard = Emitting(&self);
+        self.activated.emit(&r);
+    }
+
+    /// Registers the fd again if it was unregistered.
+    fn sync_registration(&self) -> io::Result<()> {
+        if !self.registered.get() {
+            if let Some(token) = self.token.get() {
+                self.calloop.enable(&token).map_err(io::Error::from)?;
+                self.registered.set(true);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl NotifierInner {
+    fn unregister(&self) {
+        self.enabled.set(false);
+        if let Some(token) = self.token.take() {
+            self.calloop.remove(token);
+        }
+    }
+}
+
+impl Drop for SocketNotifier {
+    /// Unregisters the fd at once; an activation already queued is not emitted.
+    fn drop(&mut self) {
+        self.inner.unregister();
+    }
+}

@@ -1,0 +1,445 @@
+//! [`Signal`]: a typed list of slots, emitted in connection order.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::num::NonZeroU64;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::connection::{Connection, ScopedConnection, SignalBlocker};
+use crate::event_loop::LoopHandle;
+use crate::remote::RemoteEmitter;
+
+/// A boxed slot.
+pub(crate) type SlotFn<T> = Box<dyn FnMut(&T)>;
+
+/// Connection ids come from one process-wide counter, so a [`Connection`] taken from one
+/// signal never matches a slot of another, on any thread.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> NonZeroU64 {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    NonZeroU64::new(id).expect("connection id counter wrapped")
+}
+
+/// One connected slot. Shared (by `Rc`) between the live list and the snapshots that
+/// emissions in progress iterate over.
+struct Slot<T> {
+    id: NonZeroU64,
+    /// The closure; `None` while it runs (so a recursive emission skips it) and after it
+    /// was disconnected.
+    func: Cell<Option<SlotFn<T>>>,
+    connected: Cell<bool>,
+    /// Liveness of the receiver this slot is bound to, if any.
+    receiver: Option<Weak<dyn Any>>,
+}
+
+impl<T> Slot<T> {
+    fn receiver_gone(&self) -> bool {
+        self.receiver.as_ref().is_some_and(|r| r.strong_count() == 0)
+    }
+}
+
+type SlotList<T> = Rc<Vec<Rc<Slot<T>>>>;
+
+pub(crate) struct Shared<T> {
+    /// Copy-on-write: an emission clones the `Rc` and iterates over that snapshot with no
+    /// borrow held; a change made while a snapshot is out copies the `Vec` (of `Rc`s).
+    slots: RefCell<SlotList<T>>,
+    blocked: Cell<bool>,
+}
+
+/// A typed signal: Qt's `signals:` member, as a value.
+///
+/// Slots are closures taking `&T` (use a tuple for several arguments) and are called in
+/// connection order by [`emit`](Signal::emit). Connecting returns a [`Connection`], a
+/// small `Copy` token that disconnects the slot.
+///
+/// ```
+/// use sigloop_core::Signal;
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let value_changed: Signal<(i32, &'static str)> = Signal::new();
+/// let seen = Rc::new(Cell::new(0));
+/// let s = seen.clone();
+/// let conn = value_changed.connect(move |(v, _why)| s.set(*v));
+/// value_changed.emit(&(42, "set by user"));
+/// assert_eq!(seen.get(), 42);
+/// assert!(value_changed.disconnect(conn));
+/// assert!(!value_changed.disconnect(conn)); // stale tokens are harmless
+/// ```
+///
+/// # Re-entrancy
+///
+/// No borrow or lock is held while a slot runs, so a slot may do anything with the signal
+/// or the object that owns it. The rules:
+///
+/// - A slot may **emit the same signal** (recursion). The inner emission calls every slot
+///   except those still running further up the stack: a running `FnMut` cannot be entered
+///   twice.
+/// - A slot **connected during an emission** is not called by that emission, only by
+///   later ones.
+/// - A slot **disconnected during an emission** and not yet called is skipped; a slot
+///   that disconnects itself finishes its current call and its closure is dropped right
+///   after.
+/// - A slot may **drop the object that owns the signal**; the emission in progress works
+///   on its own snapshot of the slot list and finishes normally.
+/// - A **panicking slot** propagates the panic to the emitter; the signal stays usable and
+///   the slot stays connected.
+///
+/// Emission order is connection order. A signal is not `Send`: it lives on one thread;
+/// use [`RemoteEmitter`](crate::RemoteEmitter) to emit into it from others.
+pub struct Signal<T: 'static> {
+    shared: Rc<Shared<T>>,
+}
+
+impl<T: 'static> Default for Signal<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: 'static> fmt::Debug for Signal<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signal")
+            .field("slots", &self.shared.slots.borrow().len())
+            .field("blocked", &self.shared.blocked.get())
+            .finish()
+    }
+}
+
+impl<T: 'static> Signal<T> {
+    /// Creates a signal with no slots.
+    pub fn new() -> Self {
+        Signal {
+            shared: Rc::new(Shared {
+                slots: RefCell::new(Rc::new(Vec::new())),
+                blocked: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Calls every connected slot with `args`, in connection order (Qt: `emit sig(args)`).
+    ///
+    /// Does nothing while the signal is blocked. See the type's docs for what slots may do
+    /// meanwhile.
+    #[inline]
+    pub fn emit(&self, args: &T) {
+        let shared = &*self.shared;
+        if shared.blocked.get() {
+            return;
+        }
+        let snapshot = {
+            let list = shared.slots.borrow();
+            if list.is_empty() {
+                return;
+            }
+            Rc::clone(&list)
+        };
+        for slot in snapshot.iter() {
+            if !slot.connected.get() {
+                continue;
+            }
+            if slot.receiver_gone() {
+                self.shared.remove(slot.id);
+                continue;
+            }
+            // `None`: this slot is running further up the stack.
+            let Some(func) = slot.func.take() else {
+                continue;
+            };
+            let mut running = Running {
+                slot,
+                func: Some(func),
+            };
+            if let Some(f) = running.func.as_mut() {
+                f(args);
+            }
+        }
+    }
+
+    /// Connects `slot`; it is called on every emission until disconnected (Qt's
+    /// `Qt::DirectConnection`).
+    pub fn connect<F>(&self, slot: F) -> Connection
+    where
+        F: FnMut(&T) + 'static,
+    {
+        self.insert(Box::new(slot), None)
+    }
+
+    /// Connects `slot` and returns a guard that disconnects it when dropped.
+    ///
+    /// Dropping the returned [`ScopedConnection`] disconnects at once; keep it in a
+    /// variable or a struct field for as long as the slot should run, or call
+    /// [`release`](ScopedConnection::release) to keep the connection for good.
+    pub fn connect_scoped<F>(&self, slot: F) -> ScopedConnection
+    where
+        F: FnMut(&T) + 'static,
+    {
+        let conn = self.connect(slot);
+        ScopedConnection::new(self.downgrade_dyn(), conn)
+    }
+
+    /// Connects `slot` bound to `receiver` (Qt's `connect(sender, signal, receiver, slot)`).
+    ///
+    /// The signal keeps only a [`Weak`] to the receiver: it never keeps it alive, and once
+    /// the receiver is dropped the connection disappears by itself (Qt's auto-disconnect
+    /// when the receiving `QObject` is destroyed) and the slot is never called again.
+    ///
+    /// ```
+    /// use sigloop_core::Signal;
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// struct Label { text: Cell<i32> }
+    /// let changed = Signal::<i32>::new();
+    /// let label = Rc::new(Label { text: Cell::new(0) });
+    /// changed.connect_to(&label, |label, v| label.text.set(*v));
+    /// changed.emit(&7);
+    /// assert_eq!(label.text.get(), 7);
+    /// drop(label);
+    /// assert_eq!(changed.receiver_count(), 0);
+    /// ```
+    pub fn connect_to<R, F>(&self, receiver: &Rc<R>, mut slot: F) -> Connection
+    where
+        R: 'static,
+        F: FnMut(&R, &T) + 'static,
+    {
+        let weak = Rc::downgrade(receiver);
+        let liveness: Weak<dyn Any> = weak.clone();
+        self.insert(
+            Box::new(move |args: &T| {
+                if let Some(receiver) = weak.upgrade() {
+                    slot(&receiver, args);
+                }
+            }),
+            Some(liveness),
+        )
+    }
+
+    /// Connects `slot` as a queued connection (Qt's `Qt::QueuedConnection`): each emission
+    /// clones its argument and the slot runs with that clone on a later iteration of the
+    /// loop behind `handle`, after the emitter has returned.
+    ///
+    /// Disconnecting also cancels deliveries already queued and not yet run. If the loop is
+    /// gone when the signal is emitted, the emission is dropped with a `log` warning.
+    pub fn connect_queued<F>(&self, handle: &LoopHandle, slot: F) -> Connection
+    where
+        T: Clone,
+        F: FnMut(&T) + 'static,
+    {
+        let target = Rc::new(QueuedTarget {
+            func: Cell::new(Some(Box::new(slot) as SlotFn<T>)),
+            connected: Cell::new(true),
+        });
+        let hook = QueuedHook(target);
+        let lp = handle.downgrade();
+        self.insert(
+            Box::new(move |args: &T| {
+                let target = Rc::clone(&hook.0);
+                let args = args.clone();
+                if !lp.post(move || target.deliver(&args)) {
+                    log::warn!("queued emission dropped: its event loop is gone");
+                }
+            }),
+            None,
+        )
+    }
+
+    /// A `Send` handle through which any thread can emit this signal on `handle`'s
+    /// thread. See [`RemoteEmitter`].
+    pub fn remote_emitter(&self, handle: &LoopHandle) -> RemoteEmitter<T>
+    where
+        T: Send,
+    {
+        RemoteEmitter::register(self, handle)
+    }
+
+    fn insert(&self, func: SlotFn<T>, receiver: Option<Weak<dyn Any>>) -> Connection {
+        let id = next_id();
+        let slot = Rc::new(Slot {
+            id,
+            func: Cell::new(Some(func)),
+            connected: Cell::new(true),
+            receiver,
+        });
+        Rc::make_mut(&mut *self.shared.slots.borrow_mut()).push(slot);
+        Connection::from_id(id)
+    }
+
+    /// Disconnects one slot. Returns `false` (and changes nothing) if the token is stale,
+    /// was already disconnected, or belongs to another signal.
+    pub fn disconnect(&self, connection: Connection) -> bool {
+        self.shared.remove(connection.id())
+    }
+
+    /// Disconnects every slot.
+    pub fn disconnect_all(&self) {
+        let old = std::mem::replace(&mut *self.shared.slots.borrow_mut(), Rc::new(Vec::new()));
+        // Dropped with no borrow held: a closure's drop may run user code.
+        let funcs: Vec<_> = old
+            .iter()
+            .map(|s| {
+                s.connected.set(false);
+                s.func.take()
+            })
+            .collect();
+        drop(funcs);
+        drop(old);
+    }
+
+    /// Whether `connection` is a live connection of this signal (Qt's
+    /// `QMetaObject::Connection` converted to `bool`). A slot bound to a dropped receiver
+    /// is not connected.
+    pub fn is_connected(&self, connection: Connection) -> bool {
+        self.shared.prune();
+        self.shared
+            .slots
+            .borrow()
+            .binary_search_by_key(&connection.id(), |s| s.id)
+            .is_ok()
+    }
+
+    /// The number of connected slots (Qt's `QObject::receivers`), not counting slots whose
+    /// receiver was dropped.
+    pub fn receiver_count(&self) -> usize {
+        self.shared.prune();
+        self.shared.slots.borrow().len()
+    }
+
+    /// Blocks or unblocks the signal and returns the previous state (Qt's
+    /// `QObject::blockSignals`). A blocked signal's emissions are dropped, not deferred.
+    pub fn block_signals(&self, block: bool) -> bool {
+        self.shared.blocked.replace(block)
+    }
+
+    /// Whether the signal is blocked (Qt's `QObject::signalsBlocked`).
+    pub fn signals_blocked(&self) -> bool {
+        self.shared.blocked.get()
+    }
+
+    /// Blocks the signal until the returned guard is dropped, which restores the previous
+    /// state (Qt's `QSignalBlocker`).
+    pub fn blocker(&self) -> SignalBlocker {
+        let previous = self.block_signals(true);
+        SignalBlocker::new(self.downgrade_dyn(), previous)
+    }
+
+    pub(crate) fn downgrade_dyn(&self) -> Weak<dyn SignalControl> {
+        let weak: Weak<Shared<T>> = Rc::downgrade(&self.shared);
+        weak
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<Shared<T>> {
+        Rc::downgrade(&self.shared)
+    }
+
+    pub(crate) fn from_shared(shared: Rc<Shared<T>>) -> Self {
+        Signal { shared }
+    }
+}
+
+impl<T> Shared<T> {
+    fn remove(&self, id: NonZeroU64) -> bool {
+        let slot = {
+            let mut list = self.slots.borrow_mut();
+            let Ok(pos) = list.binary_search_by_key(&id, |s| s.id) else {
+                return false;
+            };
+            Rc::make_mut(&mut *list).remove(pos)
+        };
+        slot.connected.set(false);
+        // A slot that is running has no closure here; its `Running` guard drops it.
+        drop(slot.func.take());
+        true
+    }
+
+    /// Drops connections whose receiver is gone.
+    fn prune(&self) {
+        let dead: Vec<NonZeroU64> = self
+            .slots
+            .borrow()
+            .iter()
+            .filter(|s| s.receiver_gone())
+            .map(|s| s.id)
+            .collect();
+        for id in dead {
+            self.remove(id);
+        }
+    }
+}
+
+/// What guards need from a signal without knowing its argument type.
+pub(crate) trait SignalControl {
+    fn disconnect_id(&self, id: NonZeroU64) -> bool;
+    fn set_blocked(&self, blocked: bool);
+}
+
+impl<T: 'static> SignalControl for Shared<T> {
+    fn disconnect_id(&self, id: NonZeroU64) -> bool {
+        self.remove(id)
+    }
+
+    fn set_blocked(&self, blocked: bool) {
+        self.blocked.set(blocked);
+    }
+}
+
+/// Puts a running slot's closure back after the call, also when the slot panics, unless
+/// the slot was disconnected meanwhile (then the closure is dropped here).
+struct Running<'a, T> {
+    slot: &'a Slot<T>,
+    func: Option<SlotFn<T>>,
+}
+
+impl<T> Drop for Running<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(func) = self.func.take() {
+            if self.slot.connected.get() {
+                self.slot.func.set(Some(func));
+            }
+        }
+    }
+}
+
+/// The receiving end of a queued connection, shared with deliveries not yet run.
+struct QueuedTarget<T> {
+    func: Cell<Option<SlotFn<T>>>,
+    connected: Cell<bool>,
+}
+
+impl<T> QueuedTarget<T> {
+    fn deliver(&self, args: &T) {
+        if !self.connected.get() {
+            return;
+        }
+        let Some(func) = self.func.take() else {
+            return;
+        };
+        struct PutBack<'a, T>(&'a QueuedTarget<T>, Option<SlotFn<T>>);
+        impl<T> Drop for PutBack<'_, T> {
+            fn drop(&mut self) {
+                if let Some(f) = self.1.take() {
+                    if self.0.connected.get() {
+                        self.0.func.set(Some(f));
+                    }
+                }
+            }
+        }
+        let mut running = PutBack(self, Some(func));
+        if let Some(f) = running.1.as_mut() {
+            f(args);
+        }
+    }
+}
+
+/// Owned by the signal's slot closure: dropping it (on disconnect) cancels deliveries.
+struct QueuedHook<T>(Rc<QueuedTarget<T>>);
+
+impl<T> Drop for QueuedHook<T> {
+    fn drop(&mut self) {
+        self.0.connected.set(false);
+        drop(self.0.func.take());
+    }
+}

@@ -1,0 +1,17 @@
+//! sigloop: Qt-style signals and slots for Rust on a calloop event loop.
+//!
+//! This facade re-exports the workspace's crates:
+//! - [`core`] (`sigloop-core`): objects, typed signals, the event loop, timers and fd
+//!   notifiers.
+//!
+//! ```
+//! use sigloop::core::{Signal, SignalSpy};
+//!
+//! let clicked = Signal::<()>::new();
+//! let spy = SignalSpy::new(&clicked);
+//! clicked.emit(&());
+//! assert_eq!(spy.count(), 1);
+//! ```
+#![warn(missing_docs, missing_debug_implementations)]
+
+pub use sigloop_core as core;
