@@ -71,7 +71,7 @@ pub(crate) struct LoopInner {
 ///
 /// let event_loop = EventLoop::new()?;
 /// let handle = event_loop.handle();
-/// let timer = Timer::new(&handle)?;
+/// let timer = Timer::new(&handle);
 /// let h = handle.clone();
 /// timer.timeout().connect(move |()| h.exit(7));
 /// timer.start(Duration::from_millis(5));
