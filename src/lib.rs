@@ -15,3 +15,8 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub use sigloop_core as core;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

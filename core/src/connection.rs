@@ -59,7 +59,9 @@ impl ScopedConnection {
 
     /// Keeps the slot connected for good and returns its token.
     pub fn release(mut self) -> Connection {
-        self.connection.take().expect("present until drop or release")
+        self.connection
+            .take()
+            .expect("present until drop or release")
     }
 
     /// Disconnects now; returns whether the slot was still connected.

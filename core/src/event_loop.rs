@@ -369,7 +369,11 @@ impl LoopHandle {
     ///
     /// # Errors
     /// Polling failed.
-    pub fn wait_until(&self, deadline: Instant, mut done: impl FnMut() -> bool) -> io::Result<bool> {
+    pub fn wait_until(
+        &self,
+        deadline: Instant,
+        mut done: impl FnMut() -> bool,
+    ) -> io::Result<bool> {
         loop {
             if done() {
                 return Ok(true);
@@ -408,4 +412,3 @@ impl WeakLoopHandle {
         }
     }
 }
-

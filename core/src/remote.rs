@@ -199,7 +199,9 @@ pub struct RemoteEmitter<T: Send + 'static> {
 
 impl<T: Send + 'static> fmt::Debug for RemoteEmitter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteEmitter").field("id", &self.id).finish()
+        f.debug_struct("RemoteEmitter")
+            .field("id", &self.id)
+            .finish()
     }
 }
 

@@ -37,7 +37,9 @@ struct Slot<T> {
 
 impl<T> Slot<T> {
     fn receiver_gone(&self) -> bool {
-        self.receiver.as_ref().is_some_and(|r| r.strong_count() == 0)
+        self.receiver
+            .as_ref()
+            .is_some_and(|r| r.strong_count() == 0)
     }
 }
 
@@ -137,26 +139,7 @@ impl<T: 'static> Signal<T> {
             }
             Rc::clone(&list)
         };
-        for slot in snapshot.iter() {
-            if !slot.connected.get() {
-                continue;
-            }
-            if slot.receiver_gone() {
-                self.shared.remove(slot.id);
-                continue;
-            }
-            // `None`: this slot is running further up the stack.
-            let Some(func) = slot.func.take() else {
-                continue;
-            };
-            let mut running = Running {
-                slot,
-                func: Some(func),
-            };
-            if let Some(f) = running.func.as_mut() {
-                f(args);
-            }
-        }
+        call_slots(&snapshot, args);
     }
 
     /// Connects `slot`; it is called on every emission until disconnected (Qt's
@@ -369,6 +352,26 @@ impl<T> Shared<T> {
     }
 }
 
+/// Calls each slot of an emission's snapshot (kept out of line so that `emit` to no slot,
+/// or to a blocked signal, is a couple of inlined loads).
+fn call_slots<T>(snapshot: &[Rc<Slot<T>>], args: &T) {
+    for slot in snapshot {
+        // `None`: disconnected, or running further up the stack. A slot bound to a
+        // dropped receiver returns at once (its closure fails to upgrade) and is removed
+        // by the next `receiver_count`, `is_connected` or `disconnect`.
+        let Some(func) = slot.func.take() else {
+            continue;
+        };
+        let mut running = Running {
+            slot,
+            func: Some(func),
+        };
+        if let Some(f) = running.func.as_mut() {
+            f(args);
+        }
+    }
+}
+
 /// What guards need from a signal without knowing its argument type.
 pub(crate) trait SignalControl {
     fn disconnect_id(&self, id: NonZeroU64) -> bool;
@@ -397,7 +400,10 @@ impl<T> Drop for Running<'_, T> {
     fn drop(&mut self) {
         if let Some(func) = self.func.take() {
             if self.slot.connected.get() {
-                self.slot.func.set(Some(func));
+                // The cell is empty: only this guard refills it while the slot runs.
+                let empty = self.slot.func.replace(Some(func));
+                debug_assert!(empty.is_none());
+                std::mem::forget(empty);
             }
         }
     }
@@ -441,5 +447,39 @@ impl<T> Drop for QueuedHook<T> {
     fn drop(&mut self) {
         self.0.connected.set(false);
         drop(self.0.func.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_during_an_emission_copy_the_list_instead_of_mutating_the_snapshot() {
+        let sig = Rc::new(Signal::<()>::new());
+        let s = sig.clone();
+        let lens = Rc::new(RefCell::new(Vec::new()));
+        let l = lens.clone();
+        sig.connect(move |()| {
+            let before = Rc::as_ptr(&s.shared.slots.borrow());
+            s.connect(|()| {});
+            let after = Rc::as_ptr(&s.shared.slots.borrow());
+            l.borrow_mut().push(before != after);
+        });
+        sig.emit(&());
+        assert_eq!(*lens.borrow(), [true], "copied while a snapshot was out");
+        // No emission in progress: changes happen in place.
+        let before = Rc::as_ptr(&sig.shared.slots.borrow());
+        sig.connect(|()| {});
+        assert_eq!(before, Rc::as_ptr(&sig.shared.slots.borrow()));
+    }
+
+    #[test]
+    fn connection_ids_are_increasing_so_the_list_stays_sorted() {
+        let sig = Signal::<()>::new();
+        let ids: Vec<_> = (0..5).map(|_| sig.connect(|()| {}).id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let list = sig.shared.slots.borrow();
+        assert!(list.windows(2).all(|w| w[0].id < w[1].id));
     }
 }

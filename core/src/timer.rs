@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use calloop::generic::Generic;
 use calloop::{Interest, Mode, PostAction};
 use rustix::time::{
-    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
-    TimerfdTimerFlags, Timespec,
+    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags,
+    Timespec,
 };
 
 use crate::event_loop::{LoopHandle, WeakLoopHandle};
@@ -342,4 +342,28 @@ pub fn single_shot<F: FnOnce() + 'static>(event_loop: &LoopHandle, delay: Durati
     let queue = &event_loop.inner().timers;
     queue.push(Instant::now() + delay, Action::Once(Box::new(f)));
     queue.rearm();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ms: u64, seq: u64, base: Instant) -> Entry {
+        Entry {
+            deadline: base + Duration::from_millis(ms),
+            seq,
+            action: Action::Once(Box::new(|| {})),
+        }
+    }
+
+    #[test]
+    fn heap_pops_earliest_deadline_then_oldest() {
+        let base = Instant::now();
+        let mut heap = BinaryHeap::new();
+        for (ms, seq) in [(30, 0), (10, 1), (10, 2), (20, 3)] {
+            heap.push(entry(ms, seq, base));
+        }
+        let order: Vec<u64> = std::iter::from_fn(|| heap.pop().map(|e| e.seq)).collect();
+        assert_eq!(order, [1, 2, 3, 0]);
+    }
 }

@@ -38,7 +38,10 @@ fn posted_closures_run_in_order_on_a_later_iteration() {
         let s = seen.clone();
         h.post(move || s.borrow_mut().push(i));
     }
-    assert!(seen.borrow().is_empty(), "post must not run anything at once");
+    assert!(
+        seen.borrow().is_empty(),
+        "post must not run anything at once"
+    );
     el.process_events(Some(Duration::ZERO)).unwrap();
     assert_eq!(*seen.borrow(), [0, 1, 2]);
 }
@@ -236,7 +239,10 @@ fn embedded_loop_fd_turns_readable_when_a_timer_is_due() {
             }),
         )
         .unwrap();
-        assert_eq!(n, 1, "the outer poll timed out: the timer never woke the fd");
+        assert_eq!(
+            n, 1,
+            "the outer poll timed out: the timer never woke the fd"
+        );
         el.process_events(Some(Duration::ZERO)).unwrap();
     }
     assert_eq!(spy.count(), 1);

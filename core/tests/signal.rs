@@ -38,7 +38,10 @@ fn disconnect_twice_stale_and_foreign_tokens_report_false() {
     let ca = a.connect(push(&l, "a"));
     let _cb = b.connect(push(&l, "b"));
     assert!(a.is_connected(ca));
-    assert!(!b.disconnect(ca), "a token of another signal must not match");
+    assert!(
+        !b.disconnect(ca),
+        "a token of another signal must not match"
+    );
     assert!(a.disconnect(ca));
     assert!(!a.disconnect(ca), "second disconnect");
     assert!(!a.is_connected(ca));
@@ -97,7 +100,11 @@ fn receiver_is_held_weakly_and_its_drop_disconnects() {
     let c = sig.connect_to(&r, |r, n| r.hits.set(r.hits.get() + n));
     sig.emit(&2);
     assert_eq!(r.hits.get(), 2);
-    assert_eq!(Rc::strong_count(&r), 1, "the signal must not keep the receiver alive");
+    assert_eq!(
+        Rc::strong_count(&r),
+        1,
+        "the signal must not keep the receiver alive"
+    );
     let weak = Rc::downgrade(&r);
     drop(r);
     assert!(weak.upgrade().is_none());
@@ -252,7 +259,10 @@ fn rule_slot_may_drop_the_object_that_owns_the_signal() {
     assert_eq!(*l.borrow(), ["dropping", "after"]);
     assert!(!destroyed.get());
     drop(counter);
-    assert!(destroyed.get(), "destroyed is emitted when the last handle goes");
+    assert!(
+        destroyed.get(),
+        "destroyed is emitted when the last handle goes"
+    );
 }
 
 fn push_i32(log: &Log, s: &'static str) -> impl FnMut(&i32) + 'static {
@@ -310,7 +320,10 @@ fn block_signals_and_nested_blockers() {
             let _inner = sig.blocker();
             sig.emit(&());
         }
-        assert!(sig.signals_blocked(), "inner blocker restores the outer state");
+        assert!(
+            sig.signals_blocked(),
+            "inner blocker restores the outer state"
+        );
         sig.emit(&());
     }
     assert!(!sig.signals_blocked());

@@ -64,7 +64,11 @@ fn restart_postpones_and_set_interval_restarts() {
     assert!(t.is_active());
     assert!(t.remaining_time().unwrap() <= Duration::from_millis(10));
     assert!(spy.wait(&h, LONG).unwrap());
-    assert_eq!(spy.count(), 1, "the hour-long start was replaced, not added");
+    assert_eq!(
+        spy.count(),
+        1,
+        "the hour-long start was replaced, not added"
+    );
 }
 
 #[test]
@@ -103,7 +107,9 @@ fn single_shot_function_runs_in_deadline_order() {
     let order = Rc::new(std::cell::RefCell::new(Vec::new()));
     for (ms, tag) in [(30u64, "late"), (10, "early"), (20, "middle")] {
         let o = order.clone();
-        single_shot(&h, Duration::from_millis(ms), move || o.borrow_mut().push(tag));
+        single_shot(&h, Duration::from_millis(ms), move || {
+            o.borrow_mut().push(tag)
+        });
     }
     let h2 = h.clone();
     single_shot(&h, Duration::from_millis(40), move || h2.quit());

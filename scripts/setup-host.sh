@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a host build needs: pkg-config and libdbus-1-dev (bluer
+# links libdbus). Idempotent; needs root or sudo for apt.
+set -euo pipefail
+need=()
+for pkg in pkg-config libdbus-1-dev; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
