@@ -3,6 +3,8 @@
 //! This facade re-exports the workspace's crates:
 //! - [`core`] (`sigloop-core`): objects, typed signals, the event loop, timers and fd
 //!   notifiers.
+//! - `bluetooth` (`sigloop-bluetooth`, default feature `bluetooth`): Bluetooth addresses
+//!   and AF_BLUETOOTH sockets on BlueZ.
 //!
 //! ```
 //! use sigloop::core::{Signal, SignalSpy};
@@ -15,6 +17,9 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 pub use sigloop_core as core;
+
+#[cfg(feature = "bluetooth")]
+pub use sigloop_bluetooth as bluetooth;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
