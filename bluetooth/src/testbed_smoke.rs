@@ -35,24 +35,32 @@ impl Testbed {
         }
     }
 
-    /// Waits (bounded) until hci1 has no ACL link to hci0, so the next connection makes
-    /// a fresh link instead of meeting the kernel's idle disconnect of the previous one
-    /// (a reconnect ~2 s after the last channel closed fails with ECONNRESET).
+    /// Waits (bounded) until neither controller lists an ACL link to the other, so the
+    /// next connection makes a fresh link. Reconnecting while the previous link is being
+    /// torn down fails with ECONNRESET: the kernel drops an idle link about 2 s after its
+    /// last channel closed, and each side forgets it only when its own Disconnection
+    /// Complete event arrives, so both sides are checked.
     fn settle(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
-        let needle = self.addr0.to_string();
+        let sides = [("hci1", self.addr0), ("hci0", self.addr1)];
         loop {
-            let out = Command::new("hcitool")
-                .args(["-i", "hci1", "con"])
-                .output()
-                .expect("hcitool runs");
-            let listing = String::from_utf8_lossy(&out.stdout);
-            if !listing.contains(&needle) {
+            let mut listings = String::new();
+            for (hci, peer) in sides {
+                let out = Command::new("hcitool")
+                    .args(["-i", hci, "con"])
+                    .output()
+                    .expect("hcitool runs");
+                let listing = String::from_utf8_lossy(&out.stdout);
+                if listing.contains(&peer.to_string()) {
+                    listings.push_str(&format!("{hci}: {listing}"));
+                }
+            }
+            if listings.is_empty() {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "ACL link hci1 -> {needle} still up after 15 s:\n{listing}"
+                "ACL link between hci0 and hci1 still up after 15 s:\n{listings}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -40,23 +40,37 @@
 //! - [`EventLoop`], [`LoopHandle`], [`LoopSender`], [`RemoteEmitter`]: the loop, nested
 //!   waits, posting work, and cross-thread delivery.
 //! - [`Timer`], [`single_shot`], [`SocketNotifier`]: `QTimer` and `QSocketNotifier`.
+//! - [`AbstractSocket`], [`SocketServer`]: `QAbstractSocket`'s machinery (states,
+//!   buffers, signals, back-pressure) over any stream or packet socket, with
+//!   [`TcpSocket`]/[`TcpServer`] and [`UnixSocket`]/[`UnixServer`] on it.
 //! - [`SignalSpy`]: `QSignalSpy` for tests.
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod abstract_socket;
+mod buffer;
 mod connection;
 mod event_loop;
 mod notifier;
 mod object;
 mod remote;
 mod signal;
+mod socket_server;
+mod socket_state;
 mod spy;
+mod tcp;
 mod timer;
+mod unix;
 
+pub use abstract_socket::{AbstractSocket, WeakAbstractSocket};
 pub use connection::{Connection, ScopedConnection, SignalBlocker};
 pub use event_loop::{EventLoop, LoopHandle, WeakLoopHandle};
 pub use notifier::{Interest, Readiness, SocketNotifier};
 pub use object::ObjectBase;
 pub use remote::{LoopClosed, LoopSender, RemoteEmitter};
 pub use signal::Signal;
+pub use socket_server::SocketServer;
+pub use socket_state::{SocketError, SocketKind, SocketState};
 pub use spy::SignalSpy;
+pub use tcp::{TcpServer, TcpSocket};
 pub use timer::{single_shot, Timer};
+pub use unix::{UnixServer, UnixSocket};
