@@ -22,6 +22,8 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Largest packet a packet socket reads (larger ones are truncated by the kernel and
 /// reported as an error).
 const MAX_PACKET: usize = 64 * 1024;
+/// A write buffer that emptied keeps up to this much memory for the next burst.
+const KEEP_WRITE_BUFFER: usize = 4 << 20;
 /// Default largest piece handed to the kernel per write.
 const DEFAULT_WRITE_CHUNK: usize = 64 * 1024;
 /// How long to wait before looking again when a connecting socket polled writable but is
@@ -49,6 +51,14 @@ struct Signals {
     read_channel_finished: Signal<()>,
 }
 
+/// What one [`Inner::pull`] found.
+#[derive(Default)]
+struct Pull {
+    got: usize,
+    eof: bool,
+    failure: Option<io::Error>,
+}
+
 struct Inner {
     event_loop: WeakLoopHandle,
     io: RefCell<Option<Io>>,
@@ -64,6 +74,8 @@ struct Inner {
     write_chunk: Cell<usize>,
     /// The peer closed its side (end of file seen).
     peer_closed: Cell<bool>,
+    /// The last look at the kernel found nothing more (until the next readiness).
+    kernel_drained: Cell<bool>,
     /// `ready_read` is being emitted: Qt never emits it recursively.
     in_ready_read: Cell<bool>,
     /// Written to the kernel by `write`/`flush` and not yet reported by `bytes_written`.
@@ -143,6 +155,7 @@ impl AbstractSocket {
                 read_limit: Cell::new(0),
                 write_chunk: Cell::new(DEFAULT_WRITE_CHUNK),
                 peer_closed: Cell::new(false),
+                kernel_drained: Cell::new(false),
                 in_ready_read: Cell::new(false),
                 unreported_written: Cell::new(0),
                 report_posted: Cell::new(false),
@@ -285,7 +298,8 @@ impl AbstractSocket {
     ///
     /// # Errors
     /// `Operation` if the socket is not unconnected or in a lookup state. A `result` that
-    /// is an error other than `EINPROGRESS`/`EAGAIN` is reported through
+    /// is an error other than `EINPROGRESS` (`EAGAIN`, a full `AF_UNIX` backlog, gives
+    /// `Temporary`) is reported through
     /// `error_occurred` (the connect failed), and also returned.
     pub fn begin_connect(&self, fd: OwnedFd, result: io::Result<()>) -> Result<(), SocketError> {
         if !matches!(
@@ -301,7 +315,9 @@ impl AbstractSocket {
             Ok(()) => true,
             Err(e) => {
                 let errno = e.raw_os_error().map(Errno::from_raw_os_error);
-                if matches!(errno, Some(Errno::INPROGRESS) | Some(Errno::AGAIN)) {
+                // EAGAIN is not "started": AF_UNIX says so when the server's backlog
+                // is full, and the connect did not happen (Qt: TemporaryError).
+                if errno == Some(Errno::INPROGRESS) {
                     true
                 } else {
                     let err = SocketError::from_io(&e);
@@ -384,7 +400,10 @@ impl AbstractSocket {
 
     // ---- reading ----
 
-    /// Bytes buffered and ready to read (Qt: `bytesAvailable`).
+    /// Bytes buffered and ready to read (Qt: `bytesAvailable`). During a bulk transfer
+    /// more may wait in the kernel while a `ready_read` slot runs: [`read`](Self::read)
+    /// and [`read_all`](Self::read_all) take it too (straight into the caller's memory),
+    /// and what the slots leave is buffered and announced again when they return.
     pub fn bytes_available(&self) -> usize {
         let read = self.inner.read.borrow();
         read.bytes.len() + read.packets.len_bytes()
@@ -407,14 +426,17 @@ impl AbstractSocket {
         };
         if n > 0 {
             self.inner.after_user_read();
+            return n;
         }
-        n
+        // Nothing buffered: take what the kernel has straight into `buf`.
+        self.inner.read_direct(buf)
     }
 
     /// Takes every buffered byte (Qt: `readAll`). On a packet socket the packets'
     /// contents are concatenated: use [`read_packet`](Self::read_packet) to keep them
     /// apart.
     pub fn read_all(&self) -> Vec<u8> {
+        self.inner.fill();
         let out = {
             let mut read = self.inner.read.borrow_mut();
             let mut out = read.bytes.as_slice().to_vec();
@@ -432,6 +454,7 @@ impl AbstractSocket {
 
     /// Takes one whole packet (packet sockets); on a stream socket, everything buffered.
     pub fn read_packet(&self) -> Option<Vec<u8>> {
+        self.inner.fill();
         let p = {
             let mut read = self.inner.read.borrow_mut();
             match self.inner.kind.get() {
@@ -452,6 +475,7 @@ impl AbstractSocket {
 
     /// Copies up to `buf.len()` buffered bytes without consuming them (Qt: `peek`).
     pub fn peek(&self, buf: &mut [u8]) -> usize {
+        self.inner.fill();
         let read = self.inner.read.borrow();
         let src = match self.inner.kind.get() {
             SocketKind::Stream => read.bytes.as_slice(),
@@ -464,6 +488,7 @@ impl AbstractSocket {
 
     /// Whether a whole line (ending in `\n`) is buffered (Qt: `canReadLine`).
     pub fn can_read_line(&self) -> bool {
+        self.inner.fill();
         let read = self.inner.read.borrow();
         match self.inner.kind.get() {
             SocketKind::Stream => read.bytes.as_slice().contains(&b'\n'),
@@ -475,6 +500,7 @@ impl AbstractSocket {
     /// returns `None`, except after the peer closed, when the unterminated rest is the
     /// last line.
     pub fn read_line(&self) -> Option<Vec<u8>> {
+        self.inner.fill();
         let line = {
             let mut read = self.inner.read.borrow_mut();
             let src = match self.inner.kind.get() {
@@ -532,18 +558,20 @@ impl AbstractSocket {
         if kind == SocketKind::Packet && data.len() > inner.write_chunk.get() {
             return Err(SocketError::DatagramTooLarge);
         }
-        let was_empty = self.bytes_to_write() == 0;
-        {
+        let mut rest = data;
+        if self.bytes_to_write() == 0 {
+            // Nothing queued: straight to the kernel from the caller's buffer (no copy,
+            // no poll round trip); only what it does not take is queued.
+            let sent = inner.send_direct(data);
+            inner.note_written_later(sent);
+            rest = &data[sent..];
+        }
+        if !rest.is_empty() {
             let mut write = inner.write.borrow_mut();
             match kind {
-                SocketKind::Stream => write.bytes.extend(data),
-                SocketKind::Packet => write.packets.push(data.to_vec()),
+                SocketKind::Stream => write.bytes.extend(rest),
+                SocketKind::Packet => write.packets.push(rest.to_vec()),
             }
-        }
-        if was_empty {
-            // Straight to the kernel while nothing is queued: no poll round trip.
-            let written = inner.write_to_kernel();
-            inner.note_written_later(written);
         }
         inner.update_interest();
         Ok(data.len())
@@ -842,25 +870,23 @@ impl Inner {
         self.set_state(SocketState::Unconnected);
     }
 
-    /// Reads what the kernel has, up to the buffer limit; emits `ready_read` once and
-    /// handles end of file and errors.
-    fn read_from_kernel(self: &Rc<Self>) {
-        let Some(fd) = self.fd() else { return };
+    /// Moves what the kernel has into the read buffer, up to the limit, without
+    /// emitting anything.
+    fn pull(&self, max_total: usize) -> Pull {
+        let mut out = Pull::default();
+        let Some(fd) = self.fd() else { return out };
         let kind = self.kind.get();
-        let mut got = 0usize;
-        let mut eof = false;
-        let mut failure: Option<io::Error> = None;
         let mut scratch = Vec::new();
-        let mut short_read = false;
         loop {
             let limit = self.read_limit.get();
             let available = {
                 let read = self.read.borrow();
                 read.bytes.len() + read.packets.len_bytes()
             };
-            if limit > 0 && available >= limit {
+            if (limit > 0 && available >= limit) || out.got >= max_total {
                 break;
             }
+            let mut short_read = false;
             let result = match kind {
                 SocketKind::Stream => {
                     let max = if limit > 0 {
@@ -868,7 +894,7 @@ impl Inner {
                     } else {
                         READ_CHUNK
                     };
-                    let want = max.min(READ_CHUNK);
+                    let want = max.min(READ_CHUNK).min(max_total - out.got);
                     let mut read = self.read.borrow_mut();
                     let room = read.bytes.spare(want, want);
                     let r = rustix::io::read(&*fd, room);
@@ -885,7 +911,7 @@ impl Inner {
                     }
                     match rustix::net::recv(&*fd, &mut scratch[..], RecvFlags::empty()) {
                         Ok((n, _)) if n > MAX_PACKET => {
-                            failure = Some(io::Error::from(Errno::MSGSIZE));
+                            out.failure = Some(io::Error::from(Errno::MSGSIZE));
                             break;
                         }
                         Ok((n, _)) => {
@@ -900,39 +926,104 @@ impl Inner {
             };
             match result {
                 Ok(0) => {
-                    eof = true;
+                    out.eof = true;
+                    self.kernel_drained.set(true);
                     break;
                 }
-                Ok(n) => got += n,
-                Err(Errno::AGAIN) => break,
+                Ok(n) => out.got += n,
+                Err(Errno::AGAIN) => {
+                    self.kernel_drained.set(true);
+                    break;
+                }
                 Err(Errno::INTR) => continue,
                 Err(e) => {
-                    failure = Some(e.into());
+                    out.failure = Some(e.into());
                     break;
                 }
             }
             if short_read {
+                self.kernel_drained.set(true);
                 break;
             }
         }
-        if got > 0 && !self.in_ready_read.get() {
-            self.in_ready_read.set(true);
-            struct Reset<'a>(&'a Cell<bool>);
-            impl Drop for Reset<'_> {
-                fn drop(&mut self) {
-                    self.0.set(false);
-                }
-            }
-            let _reset = Reset(&self.in_ready_read);
-            self.signals.ready_read.emit(&());
-        }
-        if !self.is_open() {
+        out
+    }
+
+    /// Emits `ready_read` unless it is already being emitted (Qt never nests it).
+    fn announce(&self) {
+        if self.in_ready_read.replace(true) {
             return;
         }
-        if eof {
-            self.remote_closed(SocketError::RemoteHostClosed, "");
-        } else if let Some(e) = failure {
-            self.remote_closed(SocketError::from_io(&e), &e.to_string());
+        struct Reset<'a>(&'a Cell<bool>);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        let _reset = Reset(&self.in_ready_read);
+        self.signals.ready_read.emit(&());
+    }
+
+    /// On readability: buffers new data, announces it, and handles end of file and
+    /// errors.
+    ///
+    /// At most one chunk is buffered before the announcement. When the kernel holds more
+    /// (a bulk transfer), the slots' `read` calls take the rest straight from the kernel
+    /// into their own memory, with no copy through the buffer; what they leave is
+    /// buffered afterwards and announced again, so nothing waits unseen.
+    fn read_from_kernel(self: &Rc<Self>) {
+        self.kernel_drained.set(false);
+        let first = self.pull(READ_CHUNK);
+        if first.got > 0 {
+            self.announce();
+            if !self.is_open() {
+                return;
+            }
+        }
+        let mut end = (first.eof, first.failure);
+        if !self.kernel_drained.get() && !first.eof && end.1.is_none() {
+            let rest = self.pull(usize::MAX);
+            if rest.got > 0 {
+                self.announce();
+                if !self.is_open() {
+                    return;
+                }
+            }
+            end = (rest.eof, rest.failure);
+        }
+        match end {
+            (true, _) => self.remote_closed(SocketError::RemoteHostClosed, ""),
+            (false, Some(e)) => self.remote_closed(SocketError::from_io(&e), &e.to_string()),
+            (false, None) => {}
+        }
+    }
+
+    /// Reads straight from the kernel into `buf` (stream sockets with an empty buffer).
+    /// End of file and errors are left for the readiness path, which meets them again.
+    fn read_direct(&self, buf: &mut [u8]) -> usize {
+        if self.kind.get() != SocketKind::Stream
+            || !self.is_open()
+            || self.peer_closed.get()
+            || self.kernel_drained.get()
+            || buf.is_empty()
+        {
+            return 0;
+        }
+        let Some(fd) = self.fd() else { return 0 };
+        loop {
+            match rustix::io::read(&*fd, &mut *buf) {
+                Ok(n) => {
+                    if n < buf.len() {
+                        self.kernel_drained.set(true);
+                    }
+                    return n;
+                }
+                Err(Errno::INTR) => continue,
+                Err(_) => {
+                    self.kernel_drained.set(true);
+                    return 0;
+                }
+            }
         }
     }
 
@@ -1005,10 +1096,35 @@ impl Inner {
             }
         }
         if total > 0 {
+            // Keep a moderate buffer for the next burst; give back a huge one.
             let mut write = self.write.borrow_mut();
-            write.bytes.shrink_if_idle(READ_CHUNK);
+            write.bytes.shrink_if_idle(KEEP_WRITE_BUFFER);
         }
         total
+    }
+
+    /// Sends from `data` without queueing it, until the kernel would block; a packet goes
+    /// whole or not at all. Returns the bytes sent.
+    fn send_direct(&self, data: &[u8]) -> usize {
+        let Some(fd) = self.fd() else { return 0 };
+        let chunk = match self.kind.get() {
+            SocketKind::Stream => self.write_chunk.get(),
+            SocketKind::Packet => data.len(),
+        };
+        let mut sent = 0;
+        while sent < data.len() {
+            let end = (sent + chunk).min(data.len());
+            match rustix::net::send(&*fd, &data[sent..end], SendFlags::NOSIGNAL) {
+                Ok(n) => sent += n,
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => continue,
+                Err(e) => {
+                    self.write_failed.set(Some(e));
+                    break;
+                }
+            }
+        }
+        sent
     }
 
     /// Reports bytes written outside the notifier's slot on a later iteration, so
@@ -1038,6 +1154,14 @@ impl Inner {
                 }
             }
         });
+    }
+
+    /// Buffers what the kernel holds (up to the limit) for the APIs that look into the
+    /// buffer, since slots may find it empty while the data still sits in the kernel.
+    fn fill(&self) {
+        if self.is_open() && !self.peer_closed.get() && !self.kernel_drained.get() {
+            self.pull(usize::MAX);
+        }
     }
 
     fn after_user_read(&self) {
