@@ -51,14 +51,12 @@ impl BluetoothAddress {
     }
 
     /// The kernel's `bdaddr_t` byte order (least significant first).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn to_kernel(self) -> [u8; 6] {
         let mut b = self.0;
         b.reverse();
         b
     }
 
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn from_kernel(mut b: [u8; 6]) -> Self {
         b.reverse();
         BluetoothAddress(b)

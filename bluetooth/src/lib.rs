@@ -1,7 +1,9 @@
 //! Qt's Bluetooth sockets on Linux BlueZ, driven by [`sigloop_core`]'s event loop.
 //!
-//! This release has the addressing layer: [`BluetoothAddress`] and [`Protocol`]. The
-//! socket and server objects build on it.
+//! [`BluetoothSocket`] and [`BluetoothServer`] are Qt's `QBluetoothSocket` and
+//! `QBluetoothServer` over non-blocking AF_BLUETOOTH sockets (RFCOMM and L2CAP), driven by
+//! the core's socket machinery ([`sigloop_core::AbstractSocket`]); [`testbed`] helps tests
+//! that run on the project's BlueZ test bed.
 //!
 //! ```
 //! use sigloop_bluetooth::{BluetoothAddress, Protocol};
@@ -14,13 +16,21 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod address;
+mod port;
 mod protocol;
-// The socket objects are built on `sys` next; today only the test-bed smoke tests use it.
-#[cfg_attr(not(test), allow(dead_code))]
+pub mod raw;
+mod security;
+mod server;
+mod socket;
 mod sys;
+pub mod testbed;
 
 #[cfg(test)]
 mod testbed_smoke;
 
 pub use address::{AddressParseError, BluetoothAddress};
+pub use port::valid_port;
 pub use protocol::Protocol;
+pub use security::SecurityFlags;
+pub use server::{BluetoothServer, ServerError};
+pub use socket::{BluetoothSocket, RFCOMM_WRITE_CHUNK};

@@ -109,7 +109,10 @@ fn zeroed() -> SockaddrBt {
 }
 
 /// `socket(AF_BLUETOOTH, SOCK_STREAM | SOCK_SEQPACKET, BTPROTO_*)`, close-on-exec.
-pub(crate) fn socket(protocol: Protocol, nonblocking: bool) -> io::Result<OwnedFd> {
+///
+/// # Errors
+/// `EAFNOSUPPORT` without Bluetooth in the kernel; other OS errors.
+pub fn socket(protocol: Protocol, nonblocking: bool) -> io::Result<OwnedFd> {
     let (ty, proto) = match protocol {
         Protocol::Rfcomm => (libc::SOCK_STREAM, BTPROTO_RFCOMM),
         Protocol::L2cap => (libc::SOCK_SEQPACKET, BTPROTO_L2CAP),
@@ -122,7 +125,10 @@ pub(crate) fn socket(protocol: Protocol, nonblocking: bool) -> io::Result<OwnedF
 }
 
 /// `bind()` to a local adapter address and channel/PSM (0: let the kernel choose).
-pub(crate) fn bind(
+///
+/// # Errors
+/// `EADDRINUSE`, `EADDRNOTAVAIL` (no such adapter) and other OS errors.
+pub fn bind(
     fd: BorrowedFd<'_>,
     protocol: Protocol,
     address: BluetoothAddress,
@@ -136,7 +142,10 @@ pub(crate) fn bind(
 }
 
 /// `connect()`; on a non-blocking socket `EINPROGRESS` is returned as an error.
-pub(crate) fn connect(
+///
+/// # Errors
+/// The OS error.
+pub fn connect(
     fd: BorrowedFd<'_>,
     protocol: Protocol,
     address: BluetoothAddress,
@@ -146,24 +155,6 @@ pub(crate) fn connect(
     // SAFETY: as in `bind`.
     cvt(unsafe { libc::connect(fd.as_raw_fd(), (&raw const sa).cast(), len) })?;
     Ok(())
-}
-
-/// `accept4()`: the new connection and its peer's address and channel/PSM.
-pub(crate) fn accept(
-    fd: BorrowedFd<'_>,
-    protocol: Protocol,
-    nonblocking: bool,
-) -> io::Result<(OwnedFd, BluetoothAddress, u16)> {
-    let mut sa = zeroed();
-    let mut len = size_of::<SockaddrBt>() as libc::socklen_t;
-    let flags = libc::SOCK_CLOEXEC | if nonblocking { libc::SOCK_NONBLOCK } else { 0 };
-    // SAFETY: `sa` has room for `len` bytes and outlives the call; the kernel writes at
-    // most `len` bytes and updates `len`.
-    let new = cvt(unsafe { libc::accept4(fd.as_raw_fd(), (&raw mut sa).cast(), &mut len, flags) })?;
-    // SAFETY: `new` was just returned by accept4() and is owned by nobody else.
-    let new = unsafe { OwnedFd::from_raw_fd(new) };
-    let (address, port) = decode(protocol, &sa);
-    Ok((new, address, port))
 }
 
 fn name(
@@ -179,19 +170,217 @@ fn name(
 }
 
 /// `getsockname()`: the local adapter address and channel/PSM.
-pub(crate) fn local_name(
-    fd: BorrowedFd<'_>,
-    protocol: Protocol,
-) -> io::Result<(BluetoothAddress, u16)> {
+///
+/// # Errors
+/// The OS error.
+pub fn local_name(fd: BorrowedFd<'_>, protocol: Protocol) -> io::Result<(BluetoothAddress, u16)> {
     name(fd, protocol, libc::getsockname)
 }
 
-/// `getpeername()`: the peer's address and channel/PSM; `ENOTCONN` until connected.
-pub(crate) fn peer_name(
-    fd: BorrowedFd<'_>,
-    protocol: Protocol,
-) -> io::Result<(BluetoothAddress, u16)> {
+/// `getpeername()`: the peer's address and channel/PSM.
+///
+/// # Errors
+/// `ENOTCONN` until connected; other OS errors.
+pub fn peer_name(fd: BorrowedFd<'_>, protocol: Protocol) -> io::Result<(BluetoothAddress, u16)> {
     name(fd, protocol, libc::getpeername)
+}
+
+const SOL_BLUETOOTH: libc::c_int = 274;
+const BT_SECURITY: libc::c_int = 4;
+const SOL_L2CAP: libc::c_int = 6;
+const L2CAP_OPTIONS: libc::c_int = 0x01;
+
+/// `struct bt_security` (`include/net/bluetooth/bluetooth.h`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct BtSecurity {
+    level: u8,
+    key_size: u8,
+}
+
+/// `struct l2cap_options` (`include/net/bluetooth/l2cap.h`).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct L2capOptions {
+    pub(crate) omtu: u16,
+    pub(crate) imtu: u16,
+    pub(crate) flush_to: u16,
+    pub(crate) mode: u8,
+    pub(crate) fcs: u8,
+    pub(crate) max_tx: u8,
+    pub(crate) txwin_size: u16,
+}
+
+fn getsockopt<T: Copy + Default>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<T> {
+    let mut value = T::default();
+    let mut len = size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` is a plain `repr(C)` structure with room for `len` bytes; the
+    // kernel writes at most that many and updates `len`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&raw mut value).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
+fn setsockopt<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: `value` points to an initialised `repr(C)` value of the given size that
+    // lives across the call.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// `BT_SECURITY` level: 0 SDP, 1 low, 2 medium, 3 high, 4 FIPS.
+pub(crate) fn security_level(fd: BorrowedFd<'_>) -> io::Result<u8> {
+    getsockopt::<BtSecurity>(fd, SOL_BLUETOOTH, BT_SECURITY).map(|s| s.level)
+}
+
+/// Sets the `BT_SECURITY` level.
+pub(crate) fn set_security_level(fd: BorrowedFd<'_>, level: u8) -> io::Result<()> {
+    setsockopt(
+        fd,
+        SOL_BLUETOOTH,
+        BT_SECURITY,
+        &BtSecurity { level, key_size: 0 },
+    )
+}
+
+/// `L2CAP_OPTIONS` (basic-mode L2CAP reports its MTUs here; `BT_SNDMTU`/`BT_RCVMTU`
+/// give EINVAL on BR/EDR basic mode).
+pub(crate) fn l2cap_options(fd: BorrowedFd<'_>) -> io::Result<L2capOptions> {
+    getsockopt(fd, SOL_L2CAP, L2CAP_OPTIONS)
+}
+
+/// Sets `L2CAP_OPTIONS` (before connect or listen).
+pub(crate) fn set_l2cap_options(fd: BorrowedFd<'_>, options: &L2capOptions) -> io::Result<()> {
+    setsockopt(fd, SOL_L2CAP, L2CAP_OPTIONS, options)
+}
+
+/// Whether the kernel has handed everything written on `fd` to the controller: for
+/// Bluetooth sockets `TIOCOUTQ` answers the free send space (`sk_sndbuf` minus the
+/// memory still held by unsent data), so everything is out when it equals `SO_SNDBUF`.
+///
+/// # Errors
+/// The OS error.
+pub fn send_queue_empty(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let mut free: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ writes one int into `free`, which outlives the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &raw mut free) })?;
+    let sndbuf: libc::c_int = getsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF)?;
+    Ok(free >= sndbuf)
+}
+
+const BTPROTO_HCI: libc::c_int = 1;
+/// `_IOR('H', 210, int)` and `_IOR('H', 211, int)`.
+const HCIGETDEVLIST: libc::c_ulong = 0x8004_48D2;
+const HCIGETDEVINFO: libc::c_ulong = 0x8004_48D3;
+const HCI_MAX_DEV: usize = 16;
+/// Bit of `hci_dev_info.flags`: the device is up (powered).
+const HCI_UP: u32 = 1 << 0;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct HciDevReq {
+    dev_id: u16,
+    dev_opt: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct HciDevListReq {
+    dev_num: u16,
+    dev_req: [HciDevReq; HCI_MAX_DEV],
+}
+
+/// `struct hci_dev_info` (`include/net/bluetooth/hci_sock.h`); only the fields read
+/// here are named, the rest is kept as bytes.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct HciDevInfo {
+    dev_id: u16,
+    name: [u8; 8],
+    bdaddr: [u8; 6],
+    flags: u32,
+    rest: [u8; 72],
+}
+
+/// One local adapter: its index (`hci{index}`), address, and whether it is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adapter {
+    /// `hci{index}`.
+    pub index: u16,
+    /// The adapter's address.
+    pub address: BluetoothAddress,
+    /// Whether it is powered (`HCI_UP`).
+    pub up: bool,
+}
+
+/// The local adapters, from the HCI device list ioctls.
+///
+/// # Errors
+/// `EAFNOSUPPORT` without Bluetooth in the kernel; other OS errors.
+pub fn adapters() -> io::Result<Vec<Adapter>> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_BLUETOOTH,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            BTPROTO_HCI,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket() and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut list = HciDevListReq {
+        dev_num: HCI_MAX_DEV as u16,
+        ..HciDevListReq::default()
+    };
+    // SAFETY: HCIGETDEVLIST reads `dev_num` and writes at most that many entries into
+    // `list`, which has room for them and outlives the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), HCIGETDEVLIST, &raw mut list) })?;
+    let mut out = Vec::new();
+    for req in &list.dev_req[..usize::from(list.dev_num).min(HCI_MAX_DEV)] {
+        let mut info = HciDevInfo {
+            dev_id: req.dev_id,
+            name: [0; 8],
+            bdaddr: [0; 6],
+            flags: 0,
+            rest: [0; 72],
+        };
+        // SAFETY: HCIGETDEVINFO reads `dev_id` and fills one `hci_dev_info`, for which
+        // `info` has room (same size and layout) and which outlives the call.
+        let r = cvt(unsafe { libc::ioctl(fd.as_raw_fd(), HCIGETDEVINFO, &raw mut info) });
+        if r.is_err() {
+            continue; // the device went away meanwhile
+        }
+        out.push(Adapter {
+            index: info.dev_id,
+            address: BluetoothAddress::from_kernel(info.bdaddr),
+            up: info.flags & HCI_UP != 0,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -199,9 +388,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn address_structures_have_the_kernel_sizes() {
+    fn structures_have_the_kernel_sizes() {
         assert_eq!(size_of::<SockaddrRc>(), 10);
         assert_eq!(size_of::<SockaddrL2>(), 14);
+        assert_eq!(size_of::<BtSecurity>(), 2);
+        assert_eq!(size_of::<L2capOptions>(), 12);
+        assert_eq!(size_of::<HciDevInfo>(), 92);
+        assert_eq!(size_of::<HciDevListReq>(), 4 + 8 * HCI_MAX_DEV);
     }
 
     #[test]

@@ -4,68 +4,14 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rustix::net::sockopt::{set_socket_timeout, Timeout};
 
-use crate::{sys, BluetoothAddress, Protocol};
+use crate::testbed::Testbed;
+use crate::{sys, Protocol};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The test bed's controllers, from the environment `testbed/run` exports.
-struct Testbed {
-    /// hci0's address (the server side here).
-    addr0: BluetoothAddress,
-    /// hci1's address (the client side here).
-    addr1: BluetoothAddress,
-}
-
-impl Testbed {
-    fn from_env() -> Testbed {
-        let get = |name: &str| -> BluetoothAddress {
-            let v = std::env::var(name).unwrap_or_else(|_| {
-                panic!("{name} is not set: this test needs the BlueZ test bed (scripts/test-bluetooth)")
-            });
-            v.parse().unwrap_or_else(|e| panic!("{name}: {e}"))
-        };
-        Testbed {
-            addr0: get("TESTBED_ADDR0"),
-            addr1: get("TESTBED_ADDR1"),
-        }
-    }
-
-    /// Waits (bounded) until neither controller lists an ACL link to the other, so the
-    /// next connection makes a fresh link. Reconnecting while the previous link is being
-    /// torn down fails with ECONNRESET: the kernel drops an idle link about 2 s after its
-    /// last channel closed, and each side forgets it only when its own Disconnection
-    /// Complete event arrives, so both sides are checked.
-    fn settle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let sides = [("hci1", self.addr0), ("hci0", self.addr1)];
-        loop {
-            let mut listings = String::new();
-            for (hci, peer) in sides {
-                let out = Command::new("hcitool")
-                    .args(["-i", hci, "con"])
-                    .output()
-                    .expect("hcitool runs");
-                let listing = String::from_utf8_lossy(&out.stdout);
-                if listing.contains(&peer.to_string()) {
-                    listings.push_str(&format!("{hci}: {listing}"));
-                }
-            }
-            if listings.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ACL link between hci0 and hci1 still up after 15 s:\n{listings}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
 
 fn timeouts(fd: &OwnedFd) -> io::Result<()> {
     set_socket_timeout(fd, Timeout::Recv, Some(IO_TIMEOUT))?;
@@ -92,32 +38,30 @@ fn read_exact(fd: &OwnedFd, out: &mut [u8]) {
 /// A listening socket on hci0 plus a client socket bound to hci1 and connected to it;
 /// returns (server side of the connection, client).
 fn connect_pair(bed: &Testbed, protocol: Protocol, port: u16) -> (OwnedFd, OwnedFd) {
+    let (addr0, addr1) = (bed.address(0), bed.address(1));
     let listener = sys::socket(protocol, false).expect("socket");
-    sys::bind(listener.as_fd(), protocol, bed.addr0, port).expect("bind server");
+    sys::bind(listener.as_fd(), protocol, addr0, port).expect("bind server");
     rustix::net::listen(&listener, 1).expect("listen");
     timeouts(&listener).expect("timeouts");
     assert_eq!(
         sys::local_name(listener.as_fd(), protocol).unwrap(),
-        (bed.addr0, port)
+        (addr0, port)
     );
 
     let client = sys::socket(protocol, false).expect("socket");
-    sys::bind(client.as_fd(), protocol, bed.addr1, 0).expect("bind client to hci1");
+    sys::bind(client.as_fd(), protocol, addr1, 0).expect("bind client to hci1");
     timeouts(&client).expect("timeouts");
     let started = Instant::now();
-    sys::connect(client.as_fd(), protocol, bed.addr0, port).expect("connect");
+    sys::connect(client.as_fd(), protocol, addr0, port).expect("connect");
     eprintln!("{protocol:?} connect took {:?}", started.elapsed());
     assert_eq!(
         sys::peer_name(client.as_fd(), protocol).unwrap(),
-        (bed.addr0, port)
+        (addr0, port)
     );
-    assert_eq!(
-        sys::local_name(client.as_fd(), protocol).unwrap().0,
-        bed.addr1
-    );
+    assert_eq!(sys::local_name(client.as_fd(), protocol).unwrap().0, addr1);
 
-    let (conn, peer, _) = sys::accept(listener.as_fd(), protocol, false).expect("accept");
-    assert_eq!(peer, bed.addr1);
+    let conn = rustix::net::accept(&listener).expect("accept");
+    assert_eq!(sys::peer_name(conn.as_fd(), protocol).unwrap().0, addr1);
     timeouts(&conn).expect("timeouts");
     (conn, client)
 }
@@ -132,7 +76,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
 fn testbed_rfcomm_raw_both_ways() {
     let bed = Testbed::from_env();
-    bed.settle();
+    bed.settle(0, 1);
     let (server, client) = connect_pair(&bed, Protocol::Rfcomm, 11);
     // 16 KiB each way, written in 1 KiB pieces (large single writes stall on RFCOMM).
     let up = pattern(16 * 1024, 1);
@@ -155,7 +99,7 @@ fn testbed_rfcomm_raw_both_ways() {
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
 fn testbed_l2cap_raw_both_ways() {
     let bed = Testbed::from_env();
-    bed.settle();
+    bed.settle(0, 1);
     let (server, client) = connect_pair(&bed, Protocol::L2cap, 0x1003);
     // Packets of many sizes up to the default MTU (672): each arrives whole and alone.
     let sizes = [1usize, 2, 100, 671, 672, 300, 17, 500];

@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,10 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Largest packet a packet socket reads (larger ones are truncated by the kernel and
 /// reported as an error).
 const MAX_PACKET: usize = 64 * 1024;
+/// How often a graceful close looks whether the kernel has sent everything, and for how
+/// long at most.
+const CLOSE_DRAIN_POLL: Duration = Duration::from_millis(10);
+const CLOSE_DRAIN_LIMIT: Duration = Duration::from_secs(60);
 /// A write buffer that emptied keeps up to this much memory for the next burst.
 const KEEP_WRITE_BUFFER: usize = 4 << 20;
 /// Default largest piece handed to the kernel per write.
@@ -50,6 +54,10 @@ struct Signals {
     error_occurred: Signal<SocketError>,
     read_channel_finished: Signal<()>,
 }
+
+/// Whether the kernel has sent everything queued on an fd (see
+/// [`AbstractSocket::set_close_drain`]).
+pub type DrainCheck = fn(BorrowedFd<'_>) -> io::Result<bool>;
 
 /// What one [`Inner::pull`] found.
 #[derive(Default)]
@@ -81,6 +89,13 @@ struct Inner {
     /// Written to the kernel by `write`/`flush` and not yet reported by `bytes_written`.
     unreported_written: Cell<usize>,
     report_posted: Cell<bool>,
+    /// Whether the kernel has sent everything queued on the fd; a graceful close waits for
+    /// it (transports whose `close()` discards unsent data set this).
+    close_drain: Cell<Option<DrainCheck>>,
+    /// When the current graceful close started.
+    closing_since: Cell<Option<Instant>>,
+    /// Turns OS errors into socket errors; transports may refine it.
+    error_mapping: Cell<fn(&io::Error) -> SocketError>,
     /// A write to the kernel failed (peer gone); handled on the next readiness.
     write_failed: Cell<Option<Errno>>,
     signals: Signals,
@@ -160,6 +175,9 @@ impl AbstractSocket {
                 unreported_written: Cell::new(0),
                 report_posted: Cell::new(false),
                 write_failed: Cell::new(None),
+                error_mapping: Cell::new(SocketError::from_io),
+                close_drain: Cell::new(None),
+                closing_since: Cell::new(None),
                 signals: Signals {
                     connected: Signal::new(),
                     disconnected: Signal::new(),
@@ -320,7 +338,7 @@ impl AbstractSocket {
                 if errno == Some(Errno::INPROGRESS) {
                     true
                 } else {
-                    let err = SocketError::from_io(&e);
+                    let err = (self.inner.error_mapping.get())(&e);
                     self.inner.fail_connect(err, &e.to_string());
                     return Err(err);
                 }
@@ -334,6 +352,21 @@ impl AbstractSocket {
         self.set_state(SocketState::Connecting);
         self.inner.update_interest();
         Ok(())
+    }
+
+    /// Replaces the mapping from OS errors to [`SocketError`]s (default
+    /// [`SocketError::from_io`]), for transports whose errnos mean something more
+    /// specific (a Bluetooth page timeout, `EHOSTDOWN`, is "host not found").
+    pub fn set_error_mapping(&self, mapping: fn(&io::Error) -> SocketError) {
+        self.inner.error_mapping.set(mapping);
+    }
+
+    /// Makes a graceful close wait, after the socket's own queue is empty, until
+    /// `drained(fd)` says the kernel has sent everything too, polling every
+    /// 10 ms for up to a minute. For transports whose `close()` discards data the kernel
+    /// still holds (Bluetooth L2CAP and RFCOMM do).
+    pub fn set_close_drain(&self, drained: DrainCheck) {
+        self.inner.close_drain.set(Some(drained));
     }
 
     /// Reports an error found by the transport before or during a connect (a failed
@@ -388,7 +421,7 @@ impl AbstractSocket {
     }
 
     fn os_error(&self, e: io::Error) -> SocketError {
-        let err = SocketError::from_io(&e);
+        let err = (self.inner.error_mapping.get())(&e);
         self.inner.error.set(Some(err));
         *self.inner.error_string.borrow_mut() = e.to_string();
         err
@@ -615,9 +648,13 @@ impl AbstractSocket {
         let inner = &self.inner;
         match inner.state.get() {
             SocketState::Connected => {
+                inner.closing_since.set(Some(Instant::now()));
                 inner.set_state(SocketState::Closing);
+                if inner.state.get() != SocketState::Closing {
+                    return; // a slot of state_changed closed it meanwhile
+                }
                 if self.bytes_to_write() == 0 {
-                    inner.finish_close(true);
+                    inner.close_when_drained();
                 } else {
                     inner.update_interest();
                 }
@@ -780,7 +817,7 @@ impl Inner {
         if let Some(e) = self.write_failed.take() {
             if self.is_open() {
                 let e = io::Error::from(e);
-                self.remote_closed(SocketError::from_io(&e), &e.to_string());
+                self.remote_closed((self.error_mapping.get())(&e), &e.to_string());
                 return;
             }
         }
@@ -793,7 +830,7 @@ impl Inner {
                         self.signals.bytes_written.emit(&n);
                     }
                     if self.state.get() == SocketState::Closing && self.queued_writes() == 0 {
-                        self.finish_close(true);
+                        self.close_when_drained();
                         return;
                     }
                 }
@@ -858,13 +895,16 @@ impl Inner {
                     }
                 });
             }
-            Err(e) => self.fail_connect(SocketError::from_io(&e), &e.to_string()),
+            Err(e) => self.fail_connect((self.error_mapping.get())(&e), &e.to_string()),
         }
     }
 
     fn fail_connect(&self, error: SocketError, message: &str) {
         let io = self.io.borrow_mut().take();
-        drop(io);
+        if let Some(Io { fd, notifier }) = io {
+            drop(notifier);
+            close_off_thread(fd);
+        }
         self.set_error(error, message);
         self.signals.error_occurred.emit(&error);
         self.set_state(SocketState::Unconnected);
@@ -993,7 +1033,7 @@ impl Inner {
         }
         match end {
             (true, _) => self.remote_closed(SocketError::RemoteHostClosed, ""),
-            (false, Some(e)) => self.remote_closed(SocketError::from_io(&e), &e.to_string()),
+            (false, Some(e)) => self.remote_closed((self.error_mapping.get())(&e), &e.to_string()),
             (false, None) => {}
         }
     }
@@ -1150,7 +1190,7 @@ impl Inner {
                     inner.signals.bytes_written.emit(&n);
                 }
                 if inner.state.get() == SocketState::Closing && inner.queued_writes() == 0 {
-                    inner.finish_close(true);
+                    inner.close_when_drained();
                 }
             }
         });
@@ -1168,6 +1208,41 @@ impl Inner {
         if self.read_limit.get() > 0 {
             self.update_interest();
         }
+    }
+
+    /// Finishes a graceful close once the kernel has sent what it holds (see
+    /// [`AbstractSocket::set_close_drain`]); until then looks again every 10 ms.
+    fn close_when_drained(self: &Rc<Self>) {
+        let drained = match (self.close_drain.get(), self.fd()) {
+            (Some(check), Some(fd)) => check(fd.as_fd()).unwrap_or(true),
+            _ => true,
+        };
+        let waited = self
+            .closing_since
+            .get()
+            .map_or(Duration::ZERO, |t| t.elapsed());
+        if drained || waited > CLOSE_DRAIN_LIMIT {
+            if !drained {
+                log::warn!("closing after {waited:?} with data still in the kernel's queue");
+            }
+            self.finish_close(true);
+            return;
+        }
+        let Some(handle) = self.event_loop.upgrade() else {
+            self.finish_close(true);
+            return;
+        };
+        let (weak, generation) = (Rc::downgrade(self), self.generation.get());
+        single_shot(&handle, CLOSE_DRAIN_POLL, move || {
+            if let Some(inner) = weak.upgrade() {
+                if inner.generation.get() == generation
+                    && inner.state.get() == SocketState::Closing
+                    && inner.queued_writes() == 0
+                {
+                    inner.close_when_drained();
+                }
+            }
+        });
     }
 
     /// Ends the connection: drops the fd (after moving whatever the kernel still holds
@@ -1224,6 +1299,26 @@ impl Inner {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+/// Closes the fd of a failed connect on a short-lived helper thread.
+///
+/// Some kernels block in `close()` there: on Linux 6.1 an L2CAP socket whose connect
+/// failed with a page timeout (`EHOSTDOWN`) never returned from `close()` in the test bed.
+/// The loop thread must not hang on that; a helper thread that does leaks only itself.
+fn close_off_thread(fd: Rc<OwnedFd>) {
+    match Rc::try_unwrap(fd) {
+        Ok(fd) => {
+            let spawned = std::thread::Builder::new()
+                .name("sigloop-close".into())
+                .spawn(move || drop(fd));
+            if let Err(e) = spawned {
+                log::warn!("could not start a thread to close a failed socket: {e}");
+            }
+        }
+        // Someone else holds it (a `with_fd` caller): it closes when they let go.
+        Err(fd) => drop(fd),
     }
 }
 

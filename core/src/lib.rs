@@ -61,7 +61,7 @@ mod tcp;
 mod timer;
 mod unix;
 
-pub use abstract_socket::{AbstractSocket, WeakAbstractSocket};
+pub use abstract_socket::{AbstractSocket, DrainCheck, WeakAbstractSocket};
 pub use connection::{Connection, ScopedConnection, SignalBlocker};
 pub use event_loop::{EventLoop, LoopHandle, WeakLoopHandle};
 pub use notifier::{Interest, Readiness, SocketNotifier};

@@ -61,6 +61,12 @@ pub enum SocketError {
     Operation,
     /// A transient error; try again (Qt: `TemporaryError`).
     Temporary,
+    /// The service looked up (by UUID, say) does not exist on the peer (Qt's
+    /// `QBluetoothSocket::ServiceNotFoundError`).
+    ServiceNotFound,
+    /// The protocol is not supported here, e.g. no Bluetooth in the kernel (Qt's
+    /// `QBluetoothSocket::UnsupportedProtocolError`).
+    UnsupportedProtocol,
     /// Anything else (Qt: `UnknownSocketError`).
     UnknownSocket,
 }
@@ -90,9 +96,8 @@ impl SocketError {
                 SocketError::SocketResource
             }
             Errno::MSGSIZE => SocketError::DatagramTooLarge,
-            Errno::AFNOSUPPORT | Errno::PROTONOSUPPORT | Errno::OPNOTSUPP | Errno::INVAL => {
-                SocketError::UnsupportedSocketOperation
-            }
+            Errno::AFNOSUPPORT | Errno::PROTONOSUPPORT => SocketError::UnsupportedProtocol,
+            Errno::OPNOTSUPP | Errno::INVAL => SocketError::UnsupportedSocketOperation,
             Errno::ALREADY | Errno::INPROGRESS => SocketError::UnfinishedSocketOperation,
             Errno::NOENT => SocketError::HostNotFound,
             Errno::AGAIN | Errno::INTR | Errno::BUSY => SocketError::Temporary,
@@ -117,6 +122,8 @@ impl SocketError {
             SocketError::UnfinishedSocketOperation => "operation already in progress",
             SocketError::Operation => "operation not allowed in this state",
             SocketError::Temporary => "temporary error",
+            SocketError::ServiceNotFound => "service not found",
+            SocketError::UnsupportedProtocol => "protocol not supported",
             SocketError::UnknownSocket => "unknown socket error",
         }
     }

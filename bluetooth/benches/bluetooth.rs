@@ -1,0 +1,242 @@
+//! Bluetooth throughput and round trip through `BluetoothSocket` and through plain kernel
+//! sockets, in the same run, on the BlueZ test bed (hci1 → hci0).
+//!
+//! Prints `<case> <value>`: bulk throughput in KiB/s (512 KiB one way, acknowledged by
+//! the receiver) and the median round trip of a 16-byte echo in ms (100 of them), for
+//! RFCOMM and L2CAP, `raw` and `sigloop`, then the ratios sigloop / raw.
+//!
+//! Run: `scripts/bench-bluetooth` (builds here, runs inside the test bed).
+
+use std::cell::{Cell, RefCell};
+use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::{raw, BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol};
+use sigloop_core::EventLoop;
+
+const BULK: usize = 512 * 1024;
+const MSG: usize = 16;
+const ROUND_TRIPS: usize = 100;
+const LONG: Duration = Duration::from_secs(120);
+
+fn chunk(protocol: Protocol) -> usize {
+    match protocol {
+        Protocol::Rfcomm => 4096,
+        Protocol::L2cap => 672,
+    }
+}
+
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1e3
+}
+
+// ---- raw kernel sockets, blocking, one thread per side ----
+
+fn raw_server(protocol: Protocol, addr: BluetoothAddress, port: u16, sink: bool) {
+    let listener = raw::socket(protocol, false).unwrap();
+    raw::bind(listener.as_fd(), protocol, addr, port).unwrap();
+    rustix::net::listen(&listener, 1).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        tx.send(()).unwrap();
+        let conn = rustix::net::accept(&listener).unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut got = 0;
+        loop {
+            let n = match rustix::io::read(&conn, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if sink {
+                got += n;
+                if got >= BULK {
+                    rustix::io::write(&conn, b"k").unwrap();
+                }
+            } else {
+                rustix::io::write(&conn, &buf[..n]).unwrap();
+            }
+        }
+    });
+    rx.recv().unwrap();
+}
+
+fn raw_client(bed: &Testbed, protocol: Protocol, port: u16) -> OwnedFd {
+    let fd = raw::socket(protocol, false).unwrap();
+    raw::bind(fd.as_fd(), protocol, bed.address(1), 0).unwrap();
+    raw::connect(fd.as_fd(), protocol, bed.address(0), port).unwrap();
+    fd
+}
+
+fn raw_throughput(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
+    bed.settle(0, 1);
+    raw_server(protocol, bed.address(0), port, true);
+    let fd = raw_client(bed, protocol, port);
+    let data = vec![7u8; chunk(protocol)];
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < BULK {
+        sent += rustix::io::write(&fd, &data).unwrap();
+    }
+    let mut ack = [0u8; 1];
+    assert_eq!(rustix::io::read(&fd, &mut ack).unwrap(), 1);
+    BULK as f64 / 1024.0 / start.elapsed().as_secs_f64()
+}
+
+fn raw_rtt(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
+    bed.settle(0, 1);
+    raw_server(protocol, bed.address(0), port, false);
+    let fd = raw_client(bed, protocol, port);
+    let msg = [1u8; MSG];
+    let mut back = [0u8; MSG];
+    let mut samples = Vec::new();
+    for _ in 0..ROUND_TRIPS {
+        let t = Instant::now();
+        rustix::io::write(&fd, &msg).unwrap();
+        let mut got = 0;
+        while got < MSG {
+            got += rustix::io::read(&fd, &mut back[got..]).unwrap();
+        }
+        samples.push(t.elapsed());
+    }
+    median_ms(samples)
+}
+
+// ---- sigloop: one event loop per side ----
+
+fn sigloop_server(protocol: Protocol, addr: BluetoothAddress, port: u16, sink: bool) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let el = EventLoop::new().unwrap();
+        let h = el.handle();
+        let server = BluetoothServer::new(&h, protocol);
+        assert!(server.listen(addr, port), "{:?}", server.error());
+        tx.send(()).unwrap();
+        let keep: Rc<RefCell<Vec<BluetoothSocket>>> = Rc::default();
+        let (srv, k, h2) = (server.clone(), keep.clone(), h.clone());
+        server.new_connection().connect(move |()| {
+            while let Some(s) = srv.next_pending_connection() {
+                let (s2, got) = (s.clone(), Rc::new(Cell::new(0usize)));
+                s.ready_read().connect(move |()| {
+                    while let Some(p) = s2.read_packet() {
+                        if sink {
+                            got.set(got.get() + p.len());
+                            if got.get() >= BULK && got.get() - p.len() < BULK {
+                                s2.write(b"k").unwrap();
+                            }
+                        } else {
+                            s2.write(&p).unwrap();
+                        }
+                    }
+                });
+                let h3 = h2.clone();
+                s.disconnected().connect(move |()| h3.quit());
+                k.borrow_mut().push(s);
+            }
+        });
+        el.run().unwrap();
+    });
+    rx.recv().unwrap();
+}
+
+fn sigloop_client(
+    h: &sigloop_core::LoopHandle,
+    bed: &Testbed,
+    protocol: Protocol,
+    port: u16,
+) -> BluetoothSocket {
+    let s = BluetoothSocket::new(h, protocol);
+    s.set_local_adapter(bed.address(1));
+    s.connect_to_service(bed.address(0), port).unwrap();
+    assert!(s.wait_for_connected(LONG), "{:?}", s.error());
+    s
+}
+
+fn sigloop_throughput(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
+    bed.settle(0, 1);
+    sigloop_server(protocol, bed.address(0), port, true);
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let s = sigloop_client(&h, bed, protocol, port);
+    let data = vec![7u8; chunk(protocol)];
+    let sent = Rc::new(Cell::new(0usize));
+    let (s2, snt) = (s.clone(), sent.clone());
+    let top_up = move || {
+        while s2.bytes_to_write() == 0 && snt.get() < BULK {
+            s2.write(&data).unwrap();
+            snt.set(snt.get() + data.len());
+        }
+    };
+    let start = Instant::now();
+    top_up();
+    s.bytes_written().connect(move |_| top_up());
+    let h2 = h.clone();
+    s.ready_read().connect(move |()| h2.quit());
+    el.run().unwrap();
+    let rate = BULK as f64 / 1024.0 / start.elapsed().as_secs_f64();
+    s.disconnect_from_service();
+    s.wait_for_disconnected(LONG);
+    rate
+}
+
+fn sigloop_rtt(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
+    bed.settle(0, 1);
+    sigloop_server(protocol, bed.address(0), port, false);
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let s = sigloop_client(&h, bed, protocol, port);
+    let samples = Rc::new(RefCell::new(Vec::new()));
+    let started = Rc::new(Cell::new(Instant::now()));
+    let (s2, smp, st, h2) = (s.clone(), samples.clone(), started.clone(), h.clone());
+    let msg = [1u8; MSG];
+    let mut back = [0u8; MSG];
+    s.ready_read().connect(move |()| {
+        while s2.bytes_available() >= MSG {
+            s2.read(&mut back);
+            smp.borrow_mut().push(st.get().elapsed());
+            if smp.borrow().len() == ROUND_TRIPS {
+                h2.quit();
+                return;
+            }
+            st.set(Instant::now());
+            s2.write(&msg).unwrap();
+        }
+    });
+    started.set(Instant::now());
+    s.write(&msg).unwrap();
+    el.run().unwrap();
+    s.disconnect_from_service();
+    s.wait_for_disconnected(LONG);
+    let v = samples.take();
+    median_ms(v)
+}
+
+fn main() {
+    if std::env::var_os("TESTBED").is_none() {
+        eprintln!("this benchmark runs on the BlueZ test bed: scripts/bench-bluetooth");
+        std::process::exit(2);
+    }
+    let bed = Testbed::from_env();
+    let mut ratios = Vec::new();
+    for (protocol, name, ports) in [
+        (Protocol::Rfcomm, "rfcomm", [26u16, 27, 28, 29]),
+        (Protocol::L2cap, "l2cap", [0x1041, 0x1043, 0x1045, 0x1047]),
+    ] {
+        let raw_tp = raw_throughput(&bed, protocol, ports[0]);
+        let sig_tp = sigloop_throughput(&bed, protocol, ports[1]);
+        let raw_rt = raw_rtt(&bed, protocol, ports[2]);
+        let sig_rt = sigloop_rtt(&bed, protocol, ports[3]);
+        println!("{name}_throughput_raw_kib_s {raw_tp:.0}");
+        println!("{name}_throughput_sigloop_kib_s {sig_tp:.0}");
+        println!("{name}_rtt_raw_ms {raw_rt:.3}");
+        println!("{name}_rtt_sigloop_ms {sig_rt:.3}");
+        ratios.push((name, sig_tp / raw_tp, sig_rt / raw_rt));
+    }
+    for (name, tp, rt) in ratios {
+        println!("ratio_{name}_throughput_sigloop_over_raw {tp:.3}");
+        println!("ratio_{name}_rtt_sigloop_over_raw {rt:.3}");
+    }
+}

@@ -1,0 +1,244 @@
+//! [`BluetoothServer`] (Qt's `QBluetoothServer`) and its [`ServerError`].
+
+use std::cell::Cell;
+use std::fmt;
+use std::os::fd::AsFd;
+use std::rc::Rc;
+
+use sigloop_core::{LoopHandle, Signal, SocketKind, SocketServer};
+
+use crate::port::valid_port;
+use crate::sys;
+use crate::{BluetoothAddress, BluetoothSocket, Protocol, SecurityFlags};
+
+/// Why a server could not listen or accept (Qt's `QBluetoothServer::Error`; Qt's
+/// `NoError` is `None` from [`BluetoothServer::error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// Anything else (Qt: `UnknownError`).
+    Unknown,
+    /// No powered adapter has the address asked for (Qt: `PoweredOffError`).
+    PoweredOff,
+    /// An I/O error, e.g. while accepting (Qt: `InputOutputError`).
+    InputOutput,
+    /// The channel or PSM is taken, or the server already listens (Qt:
+    /// `ServiceAlreadyRegisteredError`).
+    ServiceAlreadyRegistered,
+    /// The protocol is not supported, e.g. no Bluetooth in the kernel, or a channel/PSM
+    /// out of range (Qt: `UnsupportedProtocolError`).
+    UnsupportedProtocol,
+    /// Not permitted (Qt: `MissingPermissionsError`).
+    MissingPermissions,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ServerError::Unknown => "unknown server error",
+            ServerError::PoweredOff => "no powered adapter with that address",
+            ServerError::InputOutput => "input/output error",
+            ServerError::ServiceAlreadyRegistered => "channel or PSM already in use",
+            ServerError::UnsupportedProtocol => "protocol or port not supported",
+            ServerError::MissingPermissions => "permission denied",
+        })
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+fn server_error(e: &std::io::Error) -> ServerError {
+    match e.raw_os_error() {
+        Some(libc::EADDRINUSE) | Some(libc::EALREADY) => ServerError::ServiceAlreadyRegistered,
+        Some(libc::EADDRNOTAVAIL) | Some(libc::ENODEV) | Some(libc::EHOSTDOWN) => {
+            ServerError::PoweredOff
+        }
+        Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT) | Some(libc::EINVAL) => {
+            ServerError::UnsupportedProtocol
+        }
+        Some(libc::EACCES) | Some(libc::EPERM) => ServerError::MissingPermissions,
+        Some(_) => ServerError::InputOutput,
+        None => ServerError::Unknown,
+    }
+}
+
+struct State {
+    error: Cell<Option<ServerError>>,
+    security: Cell<SecurityFlags>,
+    error_occurred: Signal<ServerError>,
+}
+
+/// Listens for RFCOMM or L2CAP connections (Qt's `QBluetoothServer`).
+///
+/// Accepted connections wait as connected [`BluetoothSocket`]s; at most
+/// [`max_pending_connections`](SocketServer::max_pending_connections) of them (the
+/// accepting machinery of [`SocketServer`], reached through `Deref`), beyond which the
+/// server stops accepting and further connections wait in the kernel's backlog.
+///
+/// ```no_run
+/// use sigloop_bluetooth::{BluetoothAddress, BluetoothServer, Protocol};
+/// use sigloop_core::EventLoop;
+///
+/// let event_loop = EventLoop::new()?;
+/// let server = BluetoothServer::new(&event_loop.handle(), Protocol::Rfcomm);
+/// assert!(server.listen(BluetoothAddress::ANY, 0), "{:?}", server.error());
+/// println!("listening on channel {}", server.server_port());
+/// let s = server.clone();
+/// server.new_connection().connect(move |()| {
+///     while let Some(socket) = s.next_pending_connection() {
+///         println!("{} connected", socket.peer_address());
+///     }
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct BluetoothServer {
+    server: SocketServer,
+    protocol: Protocol,
+    state: Rc<State>,
+}
+
+impl fmt::Debug for BluetoothServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BluetoothServer")
+            .field("protocol", &self.protocol)
+            .field("server", &self.server)
+            .field("error", &self.state.error.get())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for BluetoothServer {
+    type Target = SocketServer;
+    fn deref(&self) -> &SocketServer {
+        &self.server
+    }
+}
+
+impl BluetoothServer {
+    /// A server for `protocol`, not listening yet (Qt: `QBluetoothServer(serverType)`).
+    pub fn new(event_loop: &LoopHandle, protocol: Protocol) -> BluetoothServer {
+        let kind = match protocol {
+            Protocol::Rfcomm => SocketKind::Stream,
+            Protocol::L2cap => SocketKind::Packet,
+        };
+        let server = SocketServer::new(event_loop, kind);
+        let state = Rc::new(State {
+            error: Cell::new(None),
+            security: Cell::new(SecurityFlags::AUTHORIZATION),
+            error_occurred: Signal::new(),
+        });
+        // Accept failures arrive as core socket errors: pass them on as server errors.
+        let st = Rc::downgrade(&state);
+        server.error_occurred().connect(move |e| {
+            if let Some(st) = st.upgrade() {
+                let err = match e {
+                    sigloop_core::SocketError::SocketAccess => ServerError::MissingPermissions,
+                    _ => ServerError::InputOutput,
+                };
+                st.error.set(Some(err));
+                st.error_occurred.emit(&err);
+            }
+        });
+        BluetoothServer {
+            server,
+            protocol,
+            state,
+        }
+    }
+
+    /// Emitted when listening or accepting fails (Qt: `errorOccurred`).
+    pub fn error_occurred(&self) -> &Signal<ServerError> {
+        &self.state.error_occurred
+    }
+
+    /// Listens on the adapter `address` (the null address: every adapter) and `port` (an
+    /// RFCOMM channel 1–30 or an L2CAP PSM; 0 takes the first free one, see
+    /// [`server_port`](Self::server_port)) (Qt: `listen(address, port)`). Returns whether
+    /// it listens; on `false`, [`error`](Self::error) says why and nothing changed:
+    /// listening twice, a taken port (`ServiceAlreadyRegistered`), a port out of range
+    /// (`UnsupportedProtocol`), no adapter with that address (`PoweredOff`).
+    pub fn listen(&self, address: BluetoothAddress, port: u16) -> bool {
+        match self.try_listen(address, port) {
+            Ok(()) => true,
+            Err(e) => {
+                self.state.error.set(Some(e));
+                false
+            }
+        }
+    }
+
+    fn try_listen(&self, address: BluetoothAddress, port: u16) -> Result<(), ServerError> {
+        if self.server.is_listening() {
+            return Err(ServerError::ServiceAlreadyRegistered);
+        }
+        if port != 0 && !valid_port(self.protocol, port) {
+            return Err(ServerError::UnsupportedProtocol);
+        }
+        let io = |e: std::io::Error| server_error(&e);
+        let fd = sys::socket(self.protocol, true).map_err(io)?;
+        // The kernel lets RFCOMM and L2CAP bind to any address: check the adapter.
+        if !address.is_null() {
+            let adapters = sys::adapters().map_err(io)?;
+            if !adapters.iter().any(|a| a.address == address && a.up) {
+                return Err(ServerError::PoweredOff);
+            }
+        }
+        sys::set_security_level(fd.as_fd(), self.state.security.get().to_level()).map_err(io)?;
+        sys::bind(fd.as_fd(), self.protocol, address, port).map_err(io)?;
+        let backlog = i32::try_from(self.server.max_pending_connections()).unwrap_or(i32::MAX);
+        rustix::net::listen(&fd, backlog).map_err(|e| server_error(&e.into()))?;
+        self.server
+            .listen_fd(fd)
+            .map_err(|_| ServerError::InputOutput)?;
+        self.state.error.set(None);
+        Ok(())
+    }
+
+    /// The last error (Qt: `error`).
+    pub fn error(&self) -> Option<ServerError> {
+        self.state.error.get()
+    }
+
+    /// RFCOMM or L2CAP (Qt: `serverType`).
+    pub fn server_type(&self) -> Protocol {
+        self.protocol
+    }
+
+    fn name(&self) -> Option<(BluetoothAddress, u16)> {
+        self.server
+            .with_fd(|fd| sys::local_name(fd, self.protocol))
+            .and_then(Result::ok)
+    }
+
+    /// The adapter address listened on; null when listening on every adapter or not at
+    /// all (Qt: `serverAddress`).
+    pub fn server_address(&self) -> BluetoothAddress {
+        self.name().map_or(BluetoothAddress::ANY, |n| n.0)
+    }
+
+    /// The channel or PSM listened on, as chosen by the kernel for port 0; 0 when not
+    /// listening (Qt: `serverPort`).
+    pub fn server_port(&self) -> u16 {
+        self.name().map_or(0, |n| n.1)
+    }
+
+    /// Security asked of incoming connections, applied at the next `listen` (Qt:
+    /// `setSecurityFlags`). See [`SecurityFlags`] for the kernel levels.
+    pub fn set_security_flags(&self, flags: SecurityFlags) {
+        self.state.security.set(flags);
+    }
+
+    /// The security asked of incoming connections (Qt: `securityFlags`).
+    pub fn security_flags(&self) -> SecurityFlags {
+        self.state.security.get()
+    }
+
+    /// Takes the oldest accepted connection, a connected socket (Qt:
+    /// `nextPendingConnection`).
+    pub fn next_pending_connection(&self) -> Option<BluetoothSocket> {
+        self.server
+            .next_pending_connection()
+            .map(|s| BluetoothSocket::from_accepted(s, self.protocol))
+    }
+}

@@ -1,0 +1,342 @@
+//! [`BluetoothSocket`] (Qt's `QBluetoothSocket`) over RFCOMM and L2CAP.
+
+use std::cell::Cell;
+use std::fmt;
+use std::ops::Deref;
+use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
+
+use sigloop_core::{AbstractSocket, LoopHandle, SocketError, SocketKind, SocketState};
+
+use crate::port::valid_port;
+use crate::sys::{self, L2capOptions};
+use crate::{BluetoothAddress, Protocol, SecurityFlags};
+
+/// RFCOMM writes go to the kernel in pieces of at most this size: one larger send can
+/// wait on memory held by its own unsent fragments and stall for the socket's whole send
+/// timeout (30 s); pieces of 1–4 KiB flow.
+pub const RFCOMM_WRITE_CHUNK: usize = 4096;
+
+struct Settings {
+    protocol: Protocol,
+    security: Cell<SecurityFlags>,
+    local_adapter: Cell<BluetoothAddress>,
+    /// Incoming MTU asked for on L2CAP (0: the kernel's default, 672).
+    l2cap_imtu: Cell<u16>,
+}
+
+/// A Bluetooth connection, RFCOMM (a byte stream) or L2CAP (packets) (Qt's
+/// `QBluetoothSocket`).
+///
+/// Everything Qt's `QIODevice`/`QAbstractSocket` side does (reading, writing, the
+/// signals in Qt's order, closing, back-pressure, the blocking `wait_for_*` helpers,
+/// `std::io::Read`/`Write`) comes from [`AbstractSocket`], reached through `Deref`; this
+/// type adds Bluetooth addressing, connecting by channel or PSM, security and the L2CAP
+/// MTU.
+///
+/// ```no_run
+/// use sigloop_bluetooth::{BluetoothAddress, BluetoothSocket, Protocol};
+/// use sigloop_core::EventLoop;
+///
+/// let event_loop = EventLoop::new()?;
+/// let socket = BluetoothSocket::new(&event_loop.handle(), Protocol::Rfcomm);
+/// let s = socket.clone();
+/// socket.connected().connect(move |()| {
+///     s.write(b"hello\n").unwrap();
+/// });
+/// socket.connect_to_service("00:AA:01:00:00:00".parse()?, 3)?;
+/// event_loop.run()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Errors use [`SocketError`], whose variants cover Qt's `QBluetoothSocket::SocketError`:
+/// `RemoteHostClosed`, `HostNotFound`, `ServiceNotFound`, `Network`,
+/// `UnsupportedProtocol`, `Operation` and `UnknownSocket` by those names;
+/// `MissingPermissionsError` and refused authentication (a pairing the peer rejects)
+/// are `SocketAccess`; Qt's `NoSocketError` is `None` from
+/// [`error`](AbstractSocket::error).
+#[derive(Clone)]
+pub struct BluetoothSocket {
+    socket: AbstractSocket,
+    settings: Rc<Settings>,
+}
+
+impl fmt::Debug for BluetoothSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BluetoothSocket")
+            .field("protocol", &self.settings.protocol)
+            .field("socket", &self.socket)
+            .finish()
+    }
+}
+
+impl Deref for BluetoothSocket {
+    type Target = AbstractSocket;
+    fn deref(&self) -> &AbstractSocket {
+        &self.socket
+    }
+}
+
+fn kind(protocol: Protocol) -> SocketKind {
+    match protocol {
+        Protocol::Rfcomm => SocketKind::Stream,
+        Protocol::L2cap => SocketKind::Packet,
+    }
+}
+
+/// OS errors as a Bluetooth socket reports them: a page timeout (`EHOSTDOWN`) means no
+/// device answered at that address.
+fn bluetooth_error(e: &std::io::Error) -> SocketError {
+    match e.raw_os_error() {
+        Some(libc::EHOSTDOWN) | Some(libc::EHOSTUNREACH) => SocketError::HostNotFound,
+        _ => SocketError::from_io(e),
+    }
+}
+
+fn os(e: std::io::Error) -> SocketError {
+    bluetooth_error(&e)
+}
+
+impl BluetoothSocket {
+    /// An unconnected socket for `protocol` (Qt: `QBluetoothSocket(socketType)`).
+    pub fn new(event_loop: &LoopHandle, protocol: Protocol) -> BluetoothSocket {
+        let socket = AbstractSocket::new(event_loop, kind(protocol));
+        socket.set_error_mapping(bluetooth_error);
+        // RFCOMM and L2CAP discard what the kernel still holds on close.
+        socket.set_close_drain(sys::send_queue_empty);
+        let this = BluetoothSocket {
+            socket,
+            settings: Rc::new(Settings {
+                protocol,
+                security: Cell::new(SecurityFlags::AUTHORIZATION),
+                local_adapter: Cell::new(BluetoothAddress::ANY),
+                l2cap_imtu: Cell::new(0),
+            }),
+        };
+        this.size_writes_on_connect();
+        this
+    }
+
+    /// Wraps a connected socket accepted by a server.
+    pub(crate) fn from_accepted(socket: AbstractSocket, protocol: Protocol) -> BluetoothSocket {
+        socket.set_error_mapping(bluetooth_error);
+        socket.set_close_drain(sys::send_queue_empty);
+        let this = BluetoothSocket {
+            socket,
+            settings: Rc::new(Settings {
+                protocol,
+                security: Cell::new(SecurityFlags::AUTHORIZATION),
+                local_adapter: Cell::new(BluetoothAddress::ANY),
+                l2cap_imtu: Cell::new(0),
+            }),
+        };
+        this.size_writes();
+        this.size_writes_on_connect();
+        this
+    }
+
+    /// Connected before any user slot: sizes kernel writes once the link is up.
+    fn size_writes_on_connect(&self) {
+        let socket = self.socket.downgrade();
+        let protocol = self.settings.protocol;
+        self.socket.connected().connect(move |()| {
+            if let Some(socket) = socket.upgrade() {
+                size_writes(&socket, protocol);
+            }
+        });
+    }
+
+    fn size_writes(&self) {
+        size_writes(&self.socket, self.settings.protocol);
+    }
+
+    /// The underlying [`AbstractSocket`].
+    pub fn as_abstract_socket(&self) -> &AbstractSocket {
+        &self.socket
+    }
+
+    /// RFCOMM or L2CAP (Qt: `socketType`).
+    pub fn socket_type(&self) -> Protocol {
+        self.settings.protocol
+    }
+
+    /// Chooses the local adapter, by address, for the next connect (the socket is bound
+    /// to it first). [`BluetoothAddress::ANY`] (the default) lets the kernel choose. Qt
+    /// has no counterpart; hosts with several adapters need it.
+    pub fn set_local_adapter(&self, address: BluetoothAddress) {
+        self.settings.local_adapter.set(address);
+    }
+
+    /// The adapter chosen with [`set_local_adapter`](Self::set_local_adapter).
+    pub fn local_adapter(&self) -> BluetoothAddress {
+        self.settings.local_adapter.get()
+    }
+
+    /// Security the next connection asks for (Qt: `setPreferredSecurityFlags`); see
+    /// [`SecurityFlags`] for the kernel levels. The default is Qt's, `AUTHORIZATION`
+    /// (kernel level low).
+    pub fn set_preferred_security_flags(&self, flags: SecurityFlags) {
+        self.settings.security.set(flags);
+    }
+
+    /// The security asked for; while connected, what the kernel reports for the link
+    /// (Qt: `preferredSecurityFlags`).
+    pub fn preferred_security_flags(&self) -> SecurityFlags {
+        self.with_fd(sys::security_level)
+            .and_then(Result::ok)
+            .map(SecurityFlags::from_level)
+            .unwrap_or(self.settings.security.get())
+    }
+
+    /// Asks for an incoming L2CAP MTU (`L2CAP_OPTIONS` `imtu`) for the next connect; 0
+    /// keeps the kernel's default (672). No effect on RFCOMM.
+    pub fn set_l2cap_mtu(&self, imtu: u16) {
+        self.settings.l2cap_imtu.set(imtu);
+    }
+
+    /// The L2CAP MTUs of the connection, `(outgoing, incoming)`, from `L2CAP_OPTIONS`;
+    /// `None` for RFCOMM or without a connection. A packet written must fit in the
+    /// outgoing MTU.
+    pub fn l2cap_mtu(&self) -> Option<(u16, u16)> {
+        if self.settings.protocol != Protocol::L2cap {
+            return None;
+        }
+        self.with_fd(sys::l2cap_options)
+            .and_then(Result::ok)
+            .map(|o| (o.omtu, o.imtu))
+    }
+
+    /// Starts connecting to `port` (an RFCOMM channel, 1–30, or an L2CAP PSM) on the
+    /// device `address` (Qt: `connectToService(address, port)`). This works on every BlueZ
+    /// version, unlike Qt's client on BlueZ 5.46 or later, which can only connect by
+    /// UUID. Completion is reported by `connected` or `error_occurred`.
+    ///
+    /// # Errors
+    /// At once, with no signal and no state change: `Operation` if the socket is not
+    /// unconnected; `HostNotFound` for the null address; `UnsupportedSocketOperation`
+    /// for a channel or PSM out of range; `UnsupportedProtocol` without Bluetooth in the
+    /// kernel; `SocketAddressNotAvailable` if the local adapter chosen does not exist.
+    pub fn connect_to_service(
+        &self,
+        address: BluetoothAddress,
+        port: u16,
+    ) -> Result<(), SocketError> {
+        if self.state() != SocketState::Unconnected || self.socket_descriptor().is_some() {
+            return Err(SocketError::Operation);
+        }
+        if address.is_null() {
+            return Err(SocketError::HostNotFound);
+        }
+        let protocol = self.settings.protocol;
+        if !valid_port(protocol, port) {
+            return Err(SocketError::UnsupportedSocketOperation);
+        }
+        let fd = sys::socket(protocol, true).map_err(os)?;
+        self.prepare(&fd)?;
+        let result = sys::connect(fd.as_fd(), protocol, address, port);
+        self.socket.begin_connect(fd, result)
+    }
+
+    /// Binds to the chosen adapter and applies security and MTU settings.
+    fn prepare(&self, fd: &OwnedFd) -> Result<(), SocketError> {
+        let protocol = self.settings.protocol;
+        let adapter = self.settings.local_adapter.get();
+        if !adapter.is_null() {
+            sys::bind(fd.as_fd(), protocol, adapter, 0).map_err(os)?;
+        }
+        sys::set_security_level(fd.as_fd(), self.settings.security.get().to_level()).map_err(os)?;
+        let imtu = self.settings.l2cap_imtu.get();
+        if protocol == Protocol::L2cap && imtu > 0 {
+            let mut options = sys::l2cap_options(fd.as_fd()).map_err(os)?;
+            options.imtu = imtu;
+            sys::set_l2cap_options(fd.as_fd(), &options).map_err(os)?;
+        }
+        Ok(())
+    }
+
+    /// Adopts an AF_BLUETOOTH socket fd of `protocol`, connected or connecting (Qt:
+    /// `setSocketDescriptor`).
+    ///
+    /// # Errors
+    /// `Operation` if this socket is not unconnected, `protocol` is not this socket's,
+    /// or `state` is neither `Connected` nor `Connecting`; the OS error otherwise.
+    pub fn set_socket_descriptor(
+        &self,
+        fd: OwnedFd,
+        protocol: Protocol,
+        state: SocketState,
+    ) -> Result<(), SocketError> {
+        if protocol != self.settings.protocol {
+            return Err(SocketError::Operation);
+        }
+        self.socket.set_socket_descriptor(fd, state)?;
+        if state == SocketState::Connected {
+            self.size_writes();
+        }
+        Ok(())
+    }
+
+    fn name(&self, peer: bool) -> Option<(BluetoothAddress, u16)> {
+        let protocol = self.settings.protocol;
+        self.with_fd(|fd| {
+            if peer {
+                sys::peer_name(fd, protocol)
+            } else {
+                sys::local_name(fd, protocol)
+            }
+        })
+        .and_then(Result::ok)
+    }
+
+    /// The peer's address; the null address without a connection (Qt: `peerAddress`).
+    pub fn peer_address(&self) -> BluetoothAddress {
+        self.name(true).map_or(BluetoothAddress::ANY, |n| n.0)
+    }
+
+    /// The peer's channel or PSM; 0 without a connection (Qt: `peerPort`).
+    pub fn peer_port(&self) -> u16 {
+        self.name(true).map_or(0, |n| n.1)
+    }
+
+    /// The peer's name (Qt: `peerName`). Names come from bluetoothd over D-Bus, which
+    /// this socket does not use: empty.
+    pub fn peer_name(&self) -> String {
+        String::new()
+    }
+
+    /// The local adapter's address; the null address without a socket (Qt:
+    /// `localAddress`).
+    pub fn local_address(&self) -> BluetoothAddress {
+        self.name(false).map_or(BluetoothAddress::ANY, |n| n.0)
+    }
+
+    /// The local channel or PSM (Qt: `localPort`).
+    pub fn local_port(&self) -> u16 {
+        self.name(false).map_or(0, |n| n.1)
+    }
+
+    /// The local adapter's name (Qt: `localName`): empty, as for
+    /// [`peer_name`](Self::peer_name).
+    pub fn local_name(&self) -> String {
+        String::new()
+    }
+
+    /// Alias of [`disconnect_from_host`](AbstractSocket::disconnect_from_host) (Qt:
+    /// `disconnectFromService`).
+    pub fn disconnect_from_service(&self) {
+        self.socket.disconnect_from_host();
+    }
+}
+
+/// RFCOMM: pieces of [`RFCOMM_WRITE_CHUNK`]; L2CAP: one packet of at most the outgoing
+/// MTU.
+fn size_writes(socket: &AbstractSocket, protocol: Protocol) {
+    let chunk = match protocol {
+        Protocol::Rfcomm => RFCOMM_WRITE_CHUNK,
+        Protocol::L2cap => socket
+            .with_fd(sys::l2cap_options)
+            .and_then(Result::ok)
+            .map_or(672, |o: L2capOptions| usize::from(o.omtu)),
+    };
+    socket.set_max_write_chunk(chunk);
+}

@@ -1,0 +1,170 @@
+//! `BluetoothServer` on the BlueZ test bed, and its checks that need no Bluetooth.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::{
+    valid_port, BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol, ServerError,
+};
+use sigloop_core::{EventLoop, SignalSpy, SocketState};
+use util::LONG;
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn listening_twice_or_on_a_taken_port_fails_and_changes_nothing() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    for (protocol, port) in [(Protocol::Rfcomm, 21), (Protocol::L2cap, 0x1023)] {
+        let server = BluetoothServer::new(&h, protocol);
+        assert!(server.listen(bed.address(0), port), "{:?}", server.error());
+        assert_eq!(server.server_port(), port);
+        assert_eq!(server.server_address(), bed.address(0));
+        assert_eq!(server.server_type(), protocol);
+        assert!(!server.listen(bed.address(0), port));
+        assert_eq!(server.error(), Some(ServerError::ServiceAlreadyRegistered));
+        assert!(server.is_listening());
+        assert_eq!(server.server_port(), port);
+        let other = BluetoothServer::new(&h, protocol);
+        assert!(!other.listen(bed.address(0), port));
+        assert_eq!(other.error(), Some(ServerError::ServiceAlreadyRegistered));
+        assert!(!other.is_listening());
+        server.close();
+        assert!(!server.is_listening());
+        assert_eq!(server.server_port(), 0);
+    }
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn port_zero_takes_a_free_one() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    for protocol in [Protocol::Rfcomm, Protocol::L2cap] {
+        let server = BluetoothServer::new(&h, protocol);
+        assert!(server.listen(bed.address(0), 0), "{:?}", server.error());
+        let port = server.server_port();
+        assert!(
+            valid_port(protocol, port),
+            "{protocol:?} got port {port:#x}"
+        );
+        // A second server on port 0 gets another one.
+        let second = BluetoothServer::new(&h, protocol);
+        assert!(second.listen(bed.address(0), 0));
+        assert_ne!(second.server_port(), port);
+    }
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn an_adapter_nobody_has_is_a_typed_error() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let _bed = Testbed::from_env();
+    let server = BluetoothServer::new(&h, Protocol::Rfcomm);
+    let nobody: BluetoothAddress = "00:AA:01:0E:0E:0E".parse().unwrap();
+    assert!(!server.listen(nobody, 22));
+    assert_eq!(server.error(), Some(ServerError::PoweredOff));
+    assert!(!server.is_listening());
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn max_pending_connections_is_enforced_and_nothing_is_lost() {
+    // L2CAP: several channels from one device to one PSM are allowed.
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle(0, 1);
+    let server = BluetoothServer::new(&h, Protocol::L2cap);
+    server.set_max_pending_connections(1);
+    assert!(server.listen(bed.address(0), 0x1025));
+    let spy = SignalSpy::new(server.new_connection());
+    let clients: Vec<BluetoothSocket> = (0..3)
+        .map(|_| {
+            let c = BluetoothSocket::new(&h, Protocol::L2cap);
+            c.set_local_adapter(bed.address(1));
+            c.connect_to_service(bed.address(0), 0x1025).unwrap();
+            c
+        })
+        .collect();
+    assert!(spy.wait_for_count(&h, 1, LONG).unwrap());
+    el.process_events(Some(Duration::from_millis(300))).unwrap();
+    assert_eq!(spy.count(), 1, "one accepted while none is taken");
+    // Beyond the pending queue, connections wait in the kernel's backlog or the kernel
+    // refuses them (L2CAP does, when its backlog is full): none is accepted and lost.
+    let mut taken = Vec::new();
+    let deadline = Instant::now() + LONG;
+    loop {
+        while let Some(s) = server.next_pending_connection() {
+            assert_eq!(s.state(), SocketState::Connected);
+            assert_eq!(s.peer_address(), bed.address(1));
+            taken.push(s);
+        }
+        let settled = clients
+            .iter()
+            .all(|c| !matches!(c.state(), SocketState::Connecting));
+        if (settled && !server.has_pending_connections()) || Instant::now() > deadline {
+            break;
+        }
+        el.process_events(Some(Duration::from_millis(20))).unwrap();
+    }
+    el.process_events(Some(Duration::from_millis(200))).unwrap();
+    while let Some(s) = server.next_pending_connection() {
+        taken.push(s);
+    }
+    let connected = clients
+        .iter()
+        .filter(|c| c.state() == SocketState::Connected)
+        .count();
+    assert!(connected >= 1);
+    assert_eq!(
+        taken.len(),
+        connected,
+        "every client that connected was delivered"
+    );
+    for c in clients
+        .iter()
+        .filter(|c| c.state() != SocketState::Connected)
+    {
+        assert!(c.error().is_some(), "a refused client says why");
+    }
+}
+
+// ---- no Bluetooth needed ----
+
+#[test]
+fn ports_out_of_range_are_refused_before_any_socket() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let rfcomm = BluetoothServer::new(&h, Protocol::Rfcomm);
+    assert!(!rfcomm.listen(BluetoothAddress::ANY, 31));
+    assert_eq!(rfcomm.error(), Some(ServerError::UnsupportedProtocol));
+    let l2cap = BluetoothServer::new(&h, Protocol::L2cap);
+    assert!(!l2cap.listen(BluetoothAddress::ANY, 0x1002));
+    assert_eq!(l2cap.error(), Some(ServerError::UnsupportedProtocol));
+    assert!(!l2cap.is_listening());
+    assert_eq!(l2cap.next_pending_connection().map(|_| ()), None);
+}
+
+#[test]
+fn without_bluetooth_in_the_kernel_listen_fails_cleanly() {
+    if std::env::var_os("TESTBED").is_some() {
+        return; // inside the test bed the kernel has Bluetooth: nothing to check here
+    }
+    let el = EventLoop::new().unwrap();
+    let server = BluetoothServer::new(&el.handle(), Protocol::Rfcomm);
+    if server.listen(BluetoothAddress::ANY, 0) {
+        // This host's kernel has Bluetooth after all (and an adapter).
+        assert!(server.is_listening());
+        return;
+    }
+    assert!(matches!(
+        server.error(),
+        Some(ServerError::UnsupportedProtocol | ServerError::PoweredOff)
+    ));
+    assert!(!server.is_listening());
+}

@@ -1,0 +1,209 @@
+//! Shared by the four Bluetooth echo examples: flags, the server and the client. Each
+//! example uses half of it.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::io::Read;
+use std::rc::Rc;
+
+use sigloop::bluetooth::{BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol};
+use sigloop::core::{EventLoop, Interest, SocketNotifier};
+
+/// The channel or PSM used when none is given.
+pub const DEFAULT_RFCOMM_CHANNEL: u16 = 5;
+/// See [`DEFAULT_RFCOMM_CHANNEL`].
+pub const DEFAULT_L2CAP_PSM: u16 = 0x1001;
+
+fn port_flag(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Rfcomm => "--channel",
+        Protocol::L2cap => "--psm",
+    }
+}
+
+fn port_word(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Rfcomm => "channel",
+        Protocol::L2cap => "psm",
+    }
+}
+
+/// Parses `N` or `0xN`.
+fn parse_port(s: &str) -> Result<u16, String> {
+    let parsed = match s.strip_prefix("0x") {
+        Some(hex) => u16::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("not a channel or PSM: {s}"))
+}
+
+fn fail(message: impl std::fmt::Display) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1);
+}
+
+/// `[--adapter ADDR] [--channel N | --psm N]`: echoes every byte (or packet) back to
+/// each client until it closes.
+pub fn server(protocol: Protocol) -> ! {
+    let mut adapter = BluetoothAddress::ANY;
+    let mut port = match protocol {
+        Protocol::Rfcomm => DEFAULT_RFCOMM_CHANNEL,
+        Protocol::L2cap => DEFAULT_L2CAP_PSM,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| fail(format!("{a} needs a value")));
+        match a.as_str() {
+            "--adapter" => adapter = value.parse().unwrap_or_else(|e| fail(e)),
+            f if f == port_flag(protocol) => port = parse_port(&value).unwrap_or_else(|e| fail(e)),
+            _ => fail(format!("unknown flag {a}")),
+        }
+    }
+    let event_loop = EventLoop::new().unwrap_or_else(|e| fail(e));
+    let h = event_loop.handle();
+    let server = BluetoothServer::new(&h, protocol);
+    if !server.listen(adapter, port) {
+        fail(format!(
+            "listen: {}",
+            server.error().map_or("?".into(), |e| e.to_string())
+        ));
+    }
+    println!(
+        "listening on {} {} {}",
+        server.server_address(),
+        port_word(protocol),
+        server.server_port()
+    );
+    let clients: Rc<RefCell<Vec<BluetoothSocket>>> = Rc::default();
+    let srv = server.clone();
+    server.new_connection().connect(move |()| {
+        while let Some(socket) = srv.next_pending_connection() {
+            let s = socket.clone();
+            socket.ready_read().connect(move |()| {
+                while let Some(data) = s.read_packet() {
+                    if s.write(&data).is_err() {
+                        break;
+                    }
+                }
+            });
+            let list = clients.clone();
+            socket.disconnected().connect(move |()| {
+                list.borrow_mut().retain(|c| c.is_valid());
+            });
+            clients.borrow_mut().push(socket);
+        }
+    });
+    match event_loop.run() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => fail(e),
+    }
+}
+
+/// `[--adapter ADDR] SERVER_ADDR PORT`: copies stdin to the server and every echoed
+/// byte to stdout; after stdin's end waits for the last echo, disconnects, exits 0.
+pub fn client(protocol: Protocol) -> ! {
+    let mut adapter = BluetoothAddress::ANY;
+    let mut positional = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--adapter" {
+            let v = args
+                .next()
+                .unwrap_or_else(|| fail("--adapter needs a value"));
+            adapter = v.parse().unwrap_or_else(|e| fail(e));
+        } else {
+            positional.push(a);
+        }
+    }
+    let [server_addr, port] = positional.as_slice() else {
+        fail(format!(
+            "usage: [--adapter ADDR] SERVER_ADDR {}",
+            port_word(protocol).to_uppercase()
+        ));
+    };
+    let server_addr: BluetoothAddress = server_addr.parse().unwrap_or_else(|e| fail(e));
+    let port = parse_port(port).unwrap_or_else(|e| fail(e));
+
+    let event_loop = EventLoop::new().unwrap_or_else(|e| fail(e));
+    let h = event_loop.handle();
+    let socket = BluetoothSocket::new(&h, protocol);
+    socket.set_local_adapter(adapter);
+    let sent = Rc::new(Cell::new(0usize));
+    let echoed = Rc::new(Cell::new(0usize));
+    let stdin_done = Rc::new(Cell::new(false));
+
+    // Echoes to stdout; once stdin ended and everything came back, disconnect.
+    let (s, e, sent2, done) = (
+        socket.clone(),
+        echoed.clone(),
+        sent.clone(),
+        stdin_done.clone(),
+    );
+    socket.ready_read().connect(move |()| {
+        use std::io::Write;
+        let data = s.read_all();
+        e.set(e.get() + data.len());
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&data);
+        let _ = out.flush();
+        if done.get() && e.get() >= sent2.get() {
+            s.disconnect_from_service();
+        }
+    });
+    let h2 = h.clone();
+    socket.disconnected().connect(move |()| h2.quit());
+    let (h2, s) = (h.clone(), socket.clone());
+    socket.error_occurred().connect(move |err| {
+        if *err != sigloop::core::SocketError::RemoteHostClosed || s.is_valid() {
+            eprintln!("error: {err}: {}", s.error_string());
+            h2.exit(1);
+        }
+    });
+
+    // stdin is read through the loop (a notifier on fd 0), once connected.
+    let notifier: Rc<RefCell<Option<SocketNotifier>>> = Rc::default();
+    let (s, n, h2) = (socket.clone(), notifier.clone(), h.clone());
+    socket.connected().connect(move |()| {
+        let stdin = SocketNotifier::new(&h2, std::io::stdin(), Interest::READ)
+            .unwrap_or_else(|e| fail(format!("watching stdin: {e}")));
+        let (s, sent, echoed, done, n2) = (
+            s.clone(),
+            sent.clone(),
+            echoed.clone(),
+            stdin_done.clone(),
+            n.clone(),
+        );
+        let mut buf = vec![0u8; s.max_write_chunk()];
+        stdin.activated().connect(move |_| {
+            match std::io::stdin().read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    done.set(true);
+                    // Stop watching stdin; dropped after this slot returns.
+                    let old = n2.borrow_mut().take();
+                    if let Some(old) = old {
+                        let _ = old.set_enabled(false);
+                        drop(old);
+                    }
+                    if echoed.get() >= sent.get() {
+                        s.disconnect_from_service();
+                    }
+                }
+                Ok(k) => {
+                    if s.write(&buf[..k]).is_ok() {
+                        sent.set(sent.get() + k);
+                    }
+                }
+            }
+        });
+        *n.borrow_mut() = Some(stdin);
+    });
+    if let Err(e) = socket.connect_to_service(server_addr, port) {
+        fail(format!("connect: {e}"));
+    }
+    match event_loop.run() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,11 @@
+//! An RFCOMM echo client: copies stdin to the server and every echoed byte to stdout,
+//! then disconnects and exits 0 once the last echo came back.
+//!
+//! Run: `cargo run --example rfcomm_echo_client -- [--adapter ADDR] SERVER_ADDR CHANNEL`
+
+#[path = "echo/mod.rs"]
+mod echo;
+
+fn main() {
+    echo::client(sigloop::bluetooth::Protocol::Rfcomm)
+}
