@@ -4,7 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::net::sockopt::{set_socket_timeout, Timeout};
 
@@ -51,9 +51,7 @@ fn connect_pair(bed: &Testbed, protocol: Protocol, port: u16) -> (OwnedFd, Owned
     let client = sys::socket(protocol, false).expect("socket");
     sys::bind(client.as_fd(), protocol, addr1, 0).expect("bind client to hci1");
     timeouts(&client).expect("timeouts");
-    let started = Instant::now();
     sys::connect(client.as_fd(), protocol, addr0, port).expect("connect");
-    eprintln!("{protocol:?} connect took {:?}", started.elapsed());
     assert_eq!(
         sys::peer_name(client.as_fd(), protocol).unwrap(),
         (addr0, port)
