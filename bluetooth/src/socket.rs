@@ -100,7 +100,18 @@ fn os(e: std::io::Error) -> SocketError {
 impl BluetoothSocket {
     /// An unconnected socket for `protocol` (Qt: `QBluetoothSocket(socketType)`).
     pub fn new(event_loop: &LoopHandle, protocol: Protocol) -> BluetoothSocket {
-        let socket = AbstractSocket::new(event_loop, kind(protocol));
+        Self::wrap(AbstractSocket::new(event_loop, kind(protocol)), protocol)
+    }
+
+    /// Wraps a connected socket accepted by a server.
+    pub(crate) fn from_accepted(socket: AbstractSocket, protocol: Protocol) -> BluetoothSocket {
+        let this = Self::wrap(socket, protocol);
+        this.size_writes();
+        this
+    }
+
+    /// The Bluetooth settings and hooks around the core's socket.
+    fn wrap(socket: AbstractSocket, protocol: Protocol) -> BluetoothSocket {
         socket.set_error_mapping(bluetooth_error);
         // RFCOMM and L2CAP discard what the kernel still holds on close.
         socket.set_close_drain(sys::send_queue_empty);
@@ -113,24 +124,6 @@ impl BluetoothSocket {
                 l2cap_imtu: Cell::new(0),
             }),
         };
-        this.size_writes_on_connect();
-        this
-    }
-
-    /// Wraps a connected socket accepted by a server.
-    pub(crate) fn from_accepted(socket: AbstractSocket, protocol: Protocol) -> BluetoothSocket {
-        socket.set_error_mapping(bluetooth_error);
-        socket.set_close_drain(sys::send_queue_empty);
-        let this = BluetoothSocket {
-            socket,
-            settings: Rc::new(Settings {
-                protocol,
-                security: Cell::new(SecurityFlags::AUTHORIZATION),
-                local_adapter: Cell::new(BluetoothAddress::ANY),
-                l2cap_imtu: Cell::new(0),
-            }),
-        };
-        this.size_writes();
         this.size_writes_on_connect();
         this
     }

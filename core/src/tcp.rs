@@ -54,13 +54,11 @@ fn plausible_host_name(host: &str) -> bool {
         })
 }
 
-/// Resolves `host` (an IP literal or a name) with the system resolver.
+/// Resolves `host` (an IP literal, or a name that passed [`plausible_host_name`]) with
+/// the system resolver.
 fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, SocketError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    if !plausible_host_name(host) {
-        return Err(SocketError::HostNotFound);
     }
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
