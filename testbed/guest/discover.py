@@ -2,8 +2,10 @@
 """Makes every adapter discover every other one through bluetoothd (D-Bus), so each
 knows the others as devices: connecting by UUID through bluetoothd needs a known device.
 
-Usage: discover.py TIMEOUT_SECONDS
-Exits 0 when every adapter lists every other adapter's address, 1 on timeout.
+Usage: discover.py TIMEOUT_SECONDS [ADDRESS...]
+With addresses (the two-host mode: the peers are other guests), every local adapter
+discovers those instead of the other local adapters.
+Exits 0 when every adapter lists every address it looks for, 1 on timeout.
 """
 import sys
 import time
@@ -25,10 +27,13 @@ def snapshot():
     return adapters, devices
 
 
+REMOTE = set(sys.argv[2:])
+
+
 def missing():
     adapters, devices = snapshot()
     return {
-        path: set(adapters.values()) - {own} - devices.get(path, set())
+        path: (REMOTE or set(adapters.values())) - {own} - devices.get(path, set())
         for path, own in adapters.items()
     }
 
@@ -54,4 +59,4 @@ for path in sorted(missing()):
 if any(missing().values()):
     print(f"discover.py: still missing {missing()}", file=sys.stderr)
     sys.exit(1)
-print("discover.py: every adapter knows the others")
+print(f"discover.py: every adapter knows the others ({time.monotonic() - deadline + float(sys.argv[1]):.1f} s)")
