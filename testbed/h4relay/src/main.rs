@@ -86,10 +86,12 @@ fn controller_to_air(mut vhci: File, mut port: File) -> String {
         }
         match h4::packet_len(packet) {
             Ok(Some(len)) if len == n => {}
-            Ok(len) => return format!(
+            Ok(len) => {
+                return format!(
                 "/dev/vhci gave a packet of {n} bytes (type 0x{:02x}) whose header says {len:?}",
                 packet[0]
-            ),
+            )
+            }
             Err(kind) => {
                 return format!(
                     "/dev/vhci gave unknown H4 packet type 0x{kind:02x} after {packets} packets"

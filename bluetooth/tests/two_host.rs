@@ -1,0 +1,289 @@
+//! Tests between two hosts of the test bed's two-host mode (`testbed/run --hosts 2`),
+//! each with its own controller and bluetoothd. The same binary runs on both hosts, one
+//! test at a time in the same order: host `a` serves, host `b` connects. Run them with
+//! `scripts/test-bluetooth`, which starts that mode for the tests named `two_host_*`.
+//!
+//! Every test starts with both hosts' controllers free of links (quirk: a connect that
+//! meets the idle disconnect of the previous link fails), and the serving host holds an
+//! encrypted link to the client before the client connects (the kernel's "security
+//! block" while it reads a new link's key size), see `Testbed::hold_link`.
+
+mod util;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rustix::net::sockopt;
+use sigloop_bluetooth::testbed::{FailTogether, HeldLink, Testbed};
+use sigloop_bluetooth::{raw, BluetoothServer, BluetoothSocket, Protocol};
+use sigloop_core::{EventLoop, SocketState};
+use util::{checksum, collect, pattern, send, LONG};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+const BULK: usize = 64 * 1024;
+
+enum Role {
+    Server,
+    Client,
+}
+
+/// This host's role; both hosts start the test together on links that are gone. The
+/// guard makes a failure on one host fail the other at once.
+fn begin(bed: &Testbed, test: &str) -> (Role, FailTogether) {
+    let guard = bed.fail_together(test);
+    bed.settle_host();
+    bed.barrier(&format!("{test}.start"));
+    let role = match bed.host().as_deref() {
+        Some("a") => Role::Server,
+        Some("b") => Role::Client,
+        other => panic!("two-host tests run on hosts a and b, not {other:?}"),
+    };
+    (role, guard)
+}
+
+/// The serving side, once it listens: holds the link to the client, then tells it to go.
+fn serve_ready(bed: &Testbed, test: &str) -> HeldLink {
+    let held = bed
+        .hold_link(bed.host_address("b"))
+        .expect("hold a link to host b");
+    bed.barrier(&format!("{test}.ready"));
+    held
+}
+
+fn raw_bulk_both_ways(test: &str, protocol: Protocol, port: u16) {
+    let bed = Testbed::from_env();
+    let me = bed.address(0);
+    let up = pattern(BULK, 1);
+    let down = pattern(BULK, 2);
+    // L2CAP: one packet per write, at most the default MTU; RFCOMM: small writes (large
+    // single writes stall on RFCOMM, see the README's Bluetooth facts).
+    let piece = match protocol {
+        Protocol::L2cap => 672,
+        Protocol::Rfcomm => 1024,
+    };
+    let (role, _guard) = begin(&bed, test);
+    match role {
+        Role::Server => {
+            let listener = raw::socket(protocol, false).unwrap();
+            raw::bind(listener.as_fd(), protocol, me, port).unwrap();
+            rustix::net::listen(&listener, 1).unwrap();
+            sockopt::set_socket_timeout(&listener, sockopt::Timeout::Recv, Some(TIMEOUT)).unwrap();
+            let _held = serve_ready(&bed, test);
+            let conn = rustix::net::accept(&listener).expect("accept within 30 s");
+            sockopt::set_socket_timeout(&conn, sockopt::Timeout::Recv, Some(TIMEOUT)).unwrap();
+            let (peer, _) = raw::peer_name(conn.as_fd(), protocol).unwrap();
+            assert_eq!(peer, bed.host_address("b"));
+            let mut conn = File::from(conn);
+            let got = receive(&mut conn, protocol, BULK, piece);
+            assert_eq!(checksum(&got), checksum(&up), "b → a data differs");
+            for p in down.chunks(piece) {
+                conn.write_all(p).unwrap();
+            }
+            // The client closes once it has everything. RFCOMM reports the peer's
+            // close of the channel as ECONNRESET, L2CAP as the end of the stream.
+            let mut rest = [0u8; 16];
+            match conn.read(&mut rest) {
+                Ok(0) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                other => panic!("expected the client's close, got {other:?}"),
+            }
+            bed.barrier(&format!("{test}.done"));
+        }
+        Role::Client => {
+            bed.barrier(&format!("{test}.ready"));
+            let s = raw::socket(protocol, false).unwrap();
+            raw::bind(s.as_fd(), protocol, me, 0).unwrap();
+            let t = Instant::now();
+            raw::connect(s.as_fd(), protocol, bed.host_address("a"), port)
+                .expect("connect to host a");
+            eprintln!("{test}: connected in {:?}", t.elapsed());
+            sockopt::set_socket_timeout(&s, sockopt::Timeout::Recv, Some(TIMEOUT)).unwrap();
+            let mut s = File::from(s);
+            for p in up.chunks(piece) {
+                s.write_all(p).unwrap();
+            }
+            let got = receive(&mut s, protocol, BULK, piece);
+            assert_eq!(checksum(&got), checksum(&down), "a → b data differs");
+            drop(s);
+            bed.barrier(&format!("{test}.done"));
+        }
+    }
+}
+
+/// Reads `len` bytes; on L2CAP each read must be one whole packet of `piece` bytes
+/// (the last may be shorter).
+fn receive(s: &mut File, protocol: Protocol, len: usize, piece: usize) -> Vec<u8> {
+    let mut got = Vec::with_capacity(len);
+    let mut buf = vec![0u8; 4096];
+    while got.len() < len {
+        let n = s.read(&mut buf).expect("read within 30 s");
+        assert_ne!(n, 0, "the peer closed after {} of {len} bytes", got.len());
+        if protocol == Protocol::L2cap {
+            assert_eq!(n, piece.min(len - got.len()), "one whole packet per read");
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+#[test]
+#[ignore = "needs the two-host test bed: run scripts/test-bluetooth"]
+fn two_host_rfcomm_raw() {
+    raw_bulk_both_ways("two_host_rfcomm_raw", Protocol::Rfcomm, 11);
+}
+
+#[test]
+#[ignore = "needs the two-host test bed: run scripts/test-bluetooth"]
+fn two_host_l2cap_raw() {
+    raw_bulk_both_ways("two_host_l2cap_raw", Protocol::L2cap, 0x1011);
+}
+
+/// sigloop on both sides: a `BluetoothServer` on host a echoes what a `BluetoothSocket`
+/// on host b sends.
+fn sigloop_echo(test: &str, protocol: Protocol, port: u16) {
+    let bed = Testbed::from_env();
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let (role, _guard) = begin(&bed, test);
+    match role {
+        Role::Server => {
+            let server = BluetoothServer::new(&h, protocol);
+            assert!(server.listen(bed.address(0), port), "{:?}", server.error());
+            let _held = serve_ready(&bed, test);
+            let mut conn = None;
+            assert!(h
+                .wait_until(Instant::now() + LONG, || {
+                    conn = conn.take().or_else(|| server.next_pending_connection());
+                    conn.is_some()
+                })
+                .unwrap());
+            let conn = conn.unwrap();
+            assert_eq!(conn.peer_address(), bed.host_address("b"));
+            let c = conn.clone();
+            conn.ready_read().connect(move |()| {
+                while let Some(p) = c.read_packet() {
+                    c.write(&p).unwrap();
+                }
+            });
+            assert!(conn.wait_for_disconnected(LONG), "the client closes");
+            bed.barrier(&format!("{test}.done"));
+        }
+        Role::Client => {
+            bed.barrier(&format!("{test}.ready"));
+            let client = BluetoothSocket::new(&h, protocol);
+            client.set_local_adapter(bed.address(0));
+            client
+                .connect_to_service(bed.host_address("a"), port)
+                .unwrap();
+            assert!(client.wait_for_connected(LONG), "{}", client.error_string());
+            assert_eq!(client.state(), SocketState::Connected);
+            let got = collect(&client);
+            let data = pattern(BULK / 2, 3);
+            send(&client, &data);
+            let g = got.clone();
+            assert!(h
+                .wait_until(Instant::now() + LONG, || g.borrow().len() >= data.len())
+                .unwrap());
+            assert_eq!(checksum(&got.borrow()), checksum(&data));
+            client.disconnect_from_service();
+            assert!(client.wait_for_disconnected(LONG));
+            bed.barrier(&format!("{test}.done"));
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the two-host test bed: run scripts/test-bluetooth"]
+fn two_host_rfcomm_sigloop_echo() {
+    sigloop_echo("two_host_rfcomm_sigloop_echo", Protocol::Rfcomm, 12);
+}
+
+#[test]
+#[ignore = "needs the two-host test bed: run scripts/test-bluetooth"]
+fn two_host_l2cap_sigloop_echo() {
+    sigloop_echo("two_host_l2cap_sigloop_echo", Protocol::L2cap, 0x1013);
+}
+
+/// The Qt peer (`testbed/qt/qt_peer.py`, PyQt6): its stdout lines as they come.
+fn qt_peer(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../testbed/qt/qt_peer.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the Qt peer");
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            eprintln!("qt_peer: {line}");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn wait_exit(bed: &Testbed, test: &str, mut child: std::process::Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Err(e) = bed.check_peers(test) {
+            let _ = child.kill();
+            panic!("{e}");
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{what} exited with {status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} did not finish within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Qt to Qt across the hosts, by UUID through each host's bluetoothd: the Qt server
+/// publishes its record with `listen(uuid, name)`, the Qt client (which on BlueZ ≥ 5.46
+/// can only connect by UUID) finds it. Proves the bed does what two real machines do.
+#[test]
+#[ignore = "needs the two-host test bed: run scripts/test-bluetooth"]
+fn two_host_qt_rfcomm_uuid() {
+    const TEST: &str = "two_host_qt_rfcomm_uuid";
+    const UUID: &str = "6f0d2c1e-54a8-4b7e-9c3d-2a1b0e9f7a51";
+    let bed = Testbed::from_env();
+    let (role, _guard) = begin(&bed, TEST);
+    match role {
+        Role::Server => {
+            let (child, lines) = qt_peer(&["server", UUID]);
+            let first = lines.recv_timeout(TIMEOUT).expect("the Qt server starts");
+            assert!(first.starts_with("listening channel "), "{first}");
+            bed.barrier(&format!("{TEST}.ready"));
+            wait_exit(&bed, TEST, child, "the Qt server");
+            bed.barrier(&format!("{TEST}.done"));
+        }
+        Role::Client => {
+            bed.barrier(&format!("{TEST}.ready"));
+            // Here the client makes the link (qt_peer.py's preparation says why): its
+            // bluetoothd browses the peer's records on it, and that browse (SDP, which
+            // the kernel's security block exempts) comes before Qt's RFCOMM request,
+            // long after the server's side has read the key size.
+            let a = bed.host_address("a").to_string();
+            let (child, lines) = qt_peer(&["client", &a, UUID, "hello from b"]);
+            wait_exit(&bed, TEST, child, "the Qt client");
+            // The reader ends at the peer's end of output.
+            let said: Vec<String> = lines.iter().collect();
+            assert!(
+                said.iter().any(|l| l == "got qt-echo:hello from b"),
+                "the Qt client's reply: {said:?}"
+            );
+            bed.barrier(&format!("{TEST}.done"));
+        }
+    }
+}
