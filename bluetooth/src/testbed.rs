@@ -152,7 +152,21 @@ impl Testbed {
     /// # Errors
     /// The connect's OS error.
     pub fn hold_link(&self, peer: BluetoothAddress) -> std::io::Result<HeldLink> {
+        self.hold_link_from(BluetoothAddress::ANY, peer)
+    }
+
+    /// [`hold_link`](Self::hold_link) from the local controller `local` (in one guest,
+    /// which of its controllers holds the link).
+    ///
+    /// # Errors
+    /// The bind's or connect's OS error.
+    pub fn hold_link_from(
+        &self,
+        local: BluetoothAddress,
+        peer: BluetoothAddress,
+    ) -> std::io::Result<HeldLink> {
         let fd = sys::socket(Protocol::L2cap, false)?;
+        sys::bind(fd.as_fd(), Protocol::L2cap, local, 0)?;
         sys::set_security_level(fd.as_fd(), 2)?;
         sys::connect(fd.as_fd(), Protocol::L2cap, peer, 1)?;
         Ok(HeldLink { _fd: fd })
