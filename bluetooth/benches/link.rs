@@ -109,6 +109,9 @@ fn client(name: &str, local: BluetoothAddress, remote: BluetoothAddress, settle:
         rtts.push(t.elapsed());
     }
     drop(s);
+    // Each phase on a fresh link: a connect that meets the previous one's teardown (the
+    // RFCOMM session or the ACL link closing) fails with ECONNRESET.
+    settle();
     let mut s = connect(local, remote).expect("connect for the bulk transfer");
     s.write_all(b"s").unwrap();
     let data = vec![7u8; 1024];
@@ -120,6 +123,7 @@ fn client(name: &str, local: BluetoothAddress, remote: BluetoothAddress, settle:
     s.read_exact(&mut k).unwrap();
     let kib_s = BULK as f64 / 1024.0 / t.elapsed().as_secs_f64();
     drop(s);
+    settle();
     let mut q = connect(local, remote).expect("connect to stop the server");
     q.write_all(b"q").unwrap();
     println!(
