@@ -27,9 +27,10 @@ fn next_id() -> NonZeroU64 {
 /// emissions in progress iterate over.
 struct Slot<T> {
     id: NonZeroU64,
-    /// The closure; `None` while it runs (so a recursive emission skips it) and after it
-    /// was disconnected.
-    func: Cell<Option<SlotFn<T>>>,
+    /// The closure; `None` once disconnected. Mutably borrowed exactly while it runs: a
+    /// nested emission that finds it borrowed skips it, and a disconnect meanwhile leaves
+    /// the dropping to the running call.
+    func: RefCell<Option<SlotFn<T>>>,
     connected: Cell<bool>,
     /// Liveness of the receiver this slot is bound to, if any.
     receiver: Option<Weak<dyn Any>>,
@@ -242,7 +243,7 @@ impl<T: 'static> Signal<T> {
         let id = next_id();
         let slot = Rc::new(Slot {
             id,
-            func: Cell::new(Some(func)),
+            func: RefCell::new(Some(func)),
             connected: Cell::new(true),
             receiver,
         });
@@ -264,7 +265,7 @@ impl<T: 'static> Signal<T> {
             .iter()
             .map(|s| {
                 s.connected.set(false);
-                s.func.take()
+                take_unless_running(s)
             })
             .collect();
         drop(funcs);
@@ -332,8 +333,8 @@ impl<T> Shared<T> {
             Rc::make_mut(&mut *list).remove(pos)
         };
         slot.connected.set(false);
-        // A slot that is running has no closure here; its `Running` guard drops it.
-        drop(slot.func.take());
+        // A slot that is running keeps its closure until it returns; `call_slots` drops it.
+        drop(take_unless_running(&slot));
         true
     }
 
@@ -356,20 +357,31 @@ impl<T> Shared<T> {
 /// or to a blocked signal, is a couple of inlined loads).
 fn call_slots<T>(snapshot: &[Rc<Slot<T>>], args: &T) {
     for slot in snapshot {
-        // `None`: disconnected, or running further up the stack. A slot bound to a
-        // dropped receiver returns at once (its closure fails to upgrade) and is removed
-        // by the next `receiver_count`, `is_connected` or `disconnect`.
-        let Some(func) = slot.func.take() else {
+        // Borrowed: running further up the stack (a slot never runs inside itself).
+        // `None`: disconnected. A slot bound to a dropped receiver returns at once (its
+        // closure fails to upgrade) and is removed by the next `receiver_count`,
+        // `is_connected` or `disconnect`. The borrow is the slot's own "running" mark,
+        // not a borrow of anything user code can reach: every other use of it is a
+        // `try_borrow_mut` that gives way.
+        let Ok(mut func) = slot.func.try_borrow_mut() else {
             continue;
         };
-        let mut running = Running {
-            slot,
-            func: Some(func),
-        };
-        if let Some(f) = running.func.as_mut() {
+        if let Some(f) = func.as_mut() {
             f(args);
         }
+        if !slot.connected.get() {
+            // Disconnected while it ran: drop the closure now, with no borrow held.
+            let f = func.take();
+            drop(func);
+            drop(f);
+        }
     }
+}
+
+/// Takes a slot's closure out unless the slot is running (the running call then drops
+/// it when it returns).
+fn take_unless_running<T>(slot: &Slot<T>) -> Option<SlotFn<T>> {
+    slot.func.try_borrow_mut().ok().and_then(|mut f| f.take())
 }
 
 /// What guards need from a signal without knowing its argument type.
@@ -385,27 +397,6 @@ impl<T: 'static> SignalControl for Shared<T> {
 
     fn set_blocked(&self, blocked: bool) {
         self.blocked.set(blocked);
-    }
-}
-
-/// Puts a running slot's closure back after the call, also when the slot panics, unless
-/// the slot was disconnected meanwhile (then the closure is dropped here).
-struct Running<'a, T> {
-    slot: &'a Slot<T>,
-    func: Option<SlotFn<T>>,
-}
-
-impl<T> Drop for Running<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(func) = self.func.take() {
-            if self.slot.connected.get() {
-                // The cell is empty: only this guard refills it while the slot runs.
-                let empty = self.slot.func.replace(Some(func));
-                debug_assert!(empty.is_none());
-                std::mem::forget(empty);
-            }
-        }
     }
 }
 

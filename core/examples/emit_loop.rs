@@ -1,0 +1,54 @@
+//! `emit_loop CASE N ITERS`: runs one signal cost case in a loop, for counting
+//! instructions with valgrind (`scripts/bench-signals-ir`), which gives figures free of
+//! the timing noise of a shared machine. CASE is `floor` (N boxed `FnMut` called from a
+//! `Vec`, the least any slot list can cost) or `emit` (a `Signal` with N slots of the
+//! same body); ITERS is the number of emissions.
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::rc::Rc;
+
+use sigloop_core::Signal;
+
+fn body(acc: &Rc<Cell<u64>>) -> impl FnMut(&u64) + 'static {
+    let acc = acc.clone();
+    move |x: &u64| acc.set(acc.get().wrapping_add(*x))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [case, n, iters] = args.as_slice() else {
+        eprintln!("usage: emit_loop floor|emit N ITERS");
+        std::process::exit(2);
+    };
+    let n: usize = n.parse().expect("N is a number");
+    let iters: u64 = iters.parse().expect("ITERS is a number");
+    let acc = Rc::new(Cell::new(0u64));
+    match case.as_str() {
+        "floor" => {
+            let mut slots: Vec<Box<dyn FnMut(&u64)>> = (0..n)
+                .map(|_| Box::new(body(&acc)) as Box<dyn FnMut(&u64)>)
+                .collect();
+            let slots = black_box(&mut slots);
+            for _ in 0..iters {
+                let x = black_box(1u64);
+                for s in slots.iter_mut() {
+                    s(&x);
+                }
+            }
+        }
+        "emit" => {
+            let sig = Signal::<u64>::new();
+            let _connections: Vec<_> = (0..n).map(|_| sig.connect(body(&acc))).collect();
+            let sig = black_box(&sig);
+            for _ in 0..iters {
+                sig.emit(&black_box(1u64));
+            }
+        }
+        other => {
+            eprintln!("emit_loop: unknown case {other}");
+            std::process::exit(2);
+        }
+    }
+    black_box(acc.get());
+}
