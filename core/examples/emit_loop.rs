@@ -10,6 +10,9 @@ use std::rc::Rc;
 
 use sigloop_core::Signal;
 
+/// A slot as the floor case stores it.
+type Boxed = Box<dyn FnMut(&u64)>;
+
 fn body(acc: &Rc<Cell<u64>>) -> impl FnMut(&u64) + 'static {
     let acc = acc.clone();
     move |x: &u64| acc.set(acc.get().wrapping_add(*x))
@@ -26,9 +29,7 @@ fn main() {
     let acc = Rc::new(Cell::new(0u64));
     match case.as_str() {
         "floor" => {
-            let mut slots: Vec<Box<dyn FnMut(&u64)>> = (0..n)
-                .map(|_| Box::new(body(&acc)) as Box<dyn FnMut(&u64)>)
-                .collect();
+            let mut slots: Vec<Boxed> = (0..n).map(|_| Box::new(body(&acc)) as Boxed).collect();
             let slots = black_box(&mut slots);
             for _ in 0..iters {
                 let x = black_box(1u64);
