@@ -24,9 +24,16 @@ const VHCI_CREATE_PRIMARY: [u8; 2] = [VHCI_VENDOR, 0x00];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [port_path] = args.as_slice() else {
-        eprintln!("usage: h4relay PORT   (a virtio-serial port connected to btvirt -s)");
-        std::process::exit(2);
+    let (port_path, vhci_path) = match args.as_slice() {
+        [port] => (port.as_str(), "/dev/vhci"),
+        // The second path stands in for /dev/vhci in the relay's own tests.
+        [port, vhci] => (port.as_str(), vhci.as_str()),
+        _ => {
+            eprintln!(
+                "usage: h4relay PORT [VHCI]   (PORT: a virtio-serial port connected to btvirt -s)"
+            );
+            std::process::exit(2);
+        }
     };
     let open = |path: &str| {
         OpenOptions::new()
@@ -36,11 +43,11 @@ fn main() {
             .unwrap_or_else(|e| fail(&format!("cannot open {path}: {e}")))
     };
     let port = open(port_path);
-    let vhci = open("/dev/vhci");
+    let vhci = open(vhci_path);
     if let Err(e) = (&vhci).write_all(&VHCI_CREATE_PRIMARY) {
-        fail(&format!("cannot create the controller on /dev/vhci: {e}"));
+        fail(&format!("cannot create the controller on {vhci_path}: {e}"));
     }
-    eprintln!("h4relay: relaying {port_path} <-> /dev/vhci");
+    eprintln!("h4relay: relaying {port_path} <-> {vhci_path}");
 
     let (done, ended) = mpsc::channel::<String>();
     let (vhci_in, port_out) = (clone(&vhci), clone(&port));
@@ -69,7 +76,7 @@ fn fail(why: &str) -> ! {
 
 /// vhci → port: each read is one packet; it is checked against its own header so that
 /// the stream the air sees never goes out of step.
-fn controller_to_air(mut vhci: File, mut port: File) -> String {
+fn controller_to_air(mut vhci: impl Read, mut port: impl Write) -> String {
     let mut buf = vec![0u8; 4 + 65535];
     let mut packets = 0u64;
     loop {
@@ -106,7 +113,7 @@ fn controller_to_air(mut vhci: File, mut port: File) -> String {
 }
 
 /// port → vhci: the stream is cut into whole packets, one write each.
-fn air_to_controller(mut port: File, mut vhci: File) -> String {
+fn air_to_controller(mut port: impl Read, mut vhci: impl Write) -> String {
     let mut framer = h4::Framer::default();
     let mut buf = vec![0u8; 65536];
     loop {
@@ -135,5 +142,88 @@ fn air_to_controller(mut port: File, mut vhci: File) -> String {
                 Err(bad) => return format!("from the air: {bad}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// Hands out one chunk per read, as /dev/vhci does with packets; then end of file.
+    struct Chunks(VecDeque<Vec<u8>>);
+
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some(c) = self.0.pop_front() else {
+                return Ok(0);
+            };
+            buf[..c.len()].copy_from_slice(&c);
+            Ok(c.len())
+        }
+    }
+
+    /// Records each write separately, as /dev/vhci takes one packet per write.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for &mut Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const RESET_COMPLETE: [u8; 7] = [0x04, 0x0e, 0x04, 0x01, 0x03, 0x0c, 0x00];
+    const ACL: [u8; 7] = [0x02, 0x2a, 0x20, 0x02, 0x00, 0xaa, 0xbb];
+
+    #[test]
+    fn the_air_stream_is_cut_into_packets_and_a_bad_type_ends_the_relay() {
+        // Two packets split across reads, then a byte that starts no packet.
+        let stream = [&RESET_COMPLETE[..], &ACL[..], &[0x7f, 0x00]].concat();
+        let port = Chunks(VecDeque::from([
+            stream[..3].to_vec(),
+            stream[3..10].to_vec(),
+            stream[10..].to_vec(),
+        ]));
+        let mut vhci = Writes::default();
+        let why = air_to_controller(port, &mut vhci);
+        assert_eq!(vhci.0, vec![RESET_COMPLETE.to_vec(), ACL.to_vec()]);
+        assert!(why.contains("unknown H4 packet type 0x7f"), "{why}");
+        assert!(why.contains("after 2 good packets"), "{why}");
+    }
+
+    #[test]
+    fn the_air_going_away_ends_the_relay_with_a_reason() {
+        let mut vhci = Writes::default();
+        let why = air_to_controller(Chunks(VecDeque::new()), &mut vhci);
+        assert!(why.contains("closed the port"), "{why}");
+        assert!(vhci.0.is_empty());
+    }
+
+    #[test]
+    fn controller_packets_go_to_the_air_and_vendor_answers_do_not() {
+        let vhci = Chunks(VecDeque::from([
+            vec![0xff, 0x00, 0x00, 0x00],
+            vec![0x01, 0x03, 0x0c, 0x00],
+            ACL.to_vec(),
+        ]));
+        let mut port = Writes::default();
+        let why = controller_to_air(vhci, &mut port);
+        assert_eq!(port.0, vec![vec![0x01, 0x03, 0x0c, 0x00], ACL.to_vec()]);
+        assert!(why.contains("end after 2 packets"), "{why}");
+    }
+
+    #[test]
+    fn a_controller_packet_that_disagrees_with_its_header_ends_the_relay() {
+        // The header says 2 payload bytes; 1 is there.
+        let vhci = Chunks(VecDeque::from([vec![0x02, 0x2a, 0x20, 0x02, 0x00, 0xaa]]));
+        let mut port = Writes::default();
+        let why = controller_to_air(vhci, &mut port);
+        assert!(why.contains("whose header says"), "{why}");
+        assert!(port.0.is_empty(), "nothing out of step reaches the air");
     }
 }
