@@ -44,6 +44,9 @@
 //!   buffers, signals, back-pressure) over any stream or packet socket, with
 //!   [`TcpSocket`]/[`TcpServer`] and [`UnixSocket`]/[`UnixServer`] on it.
 //! - [`SignalSpy`]: `QSignalSpy` for tests.
+//! - [`Signal::stream`] and [`Signal::next_emission`] ([`SignalStream`],
+//!   [`NextEmission`], [`Lagged`]): emissions for `async` code, on any executor of the
+//!   loop's thread.
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod abstract_socket;
