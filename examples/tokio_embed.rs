@@ -7,17 +7,14 @@
 //!
 //! Run: `cargo run --example tokio_embed`
 
+#[path = "tokio_driver/mod.rs"]
+mod tokio_driver;
+
 use std::cell::Cell;
-use std::future::poll_fn;
-use std::os::fd::AsFd;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_core::Stream;
-use rustix::event::{poll, PollFd, PollFlags};
 use sigloop::core::{single_shot, EventLoop, Signal, Timer};
-use tokio::io::unix::AsyncFd;
 
 fn main() -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -49,7 +46,7 @@ async fn run() -> std::io::Result<()> {
     let mut ticks = tick.stream(16);
     let reader = tokio::task::spawn_local(async move {
         let mut seen = Vec::new();
-        while let Some(item) = poll_fn(|cx| Pin::new(&mut ticks).poll_next(cx)).await {
+        while let Some(item) = tokio_driver::next(&mut ticks).await {
             match item {
                 Ok(n) => {
                     seen.push(n);
@@ -68,27 +65,8 @@ async fn run() -> std::io::Result<()> {
         println!("tokio timer fired at 200 ms");
     });
 
-    // Drive sigloop from tokio. tokio's readiness is edge-triggered: after processing,
-    // look again (a zero-timeout poll) before waiting for the next edge, so nothing that
-    // is still due waits unseen.
-    // tokio 1.54 marks its safe `AsyncFd` constructors deprecated because a generic
-    // inner value might close or replace its fd while registered; the replacement,
-    // `register`, is `unsafe`. Here the inner value is an `OwnedFd` (a duplicate of the
-    // loop's epoll fd) that `AsyncFd` owns and nothing replaces, which is the condition
-    // `register` asks for, so the safe constructor is used as it stands.
-    #[allow(deprecated)]
-    let fd = AsyncFd::new(event_loop.as_fd().try_clone_to_owned()?)?;
-    while !done.get() {
-        let mut guard = fd.readable().await?;
-        loop {
-            event_loop.process_events(Some(Duration::ZERO))?;
-            let mut fds = [PollFd::new(fd.get_ref(), PollFlags::IN)];
-            if done.get() || poll(&mut fds, Some(&rustix::time::Timespec::default()))? == 0 {
-                break;
-            }
-        }
-        guard.clear_ready();
-    }
+    // Drive sigloop from tokio until the single shot fires.
+    tokio_driver::drive(&event_loop, || done.get()).await?;
     timer.stop();
     tokio_timer.await.expect("the tokio timer task");
     let seen = reader.await.expect("the reader task");
