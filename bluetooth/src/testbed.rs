@@ -178,18 +178,7 @@ impl Testbed {
     /// # Panics
     /// If a link is still up after 15 s.
     pub fn settle_host(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let links = self.links(0);
-            if links.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "links still up after 15 s: {links:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.settle_controllers(&[0]);
     }
 
     /// How many controllers there are.
@@ -230,15 +219,28 @@ impl Testbed {
     /// # Panics
     /// If a link is still up after 15 s.
     pub fn settle(&self, a: usize, b: usize) {
+        self.settle_controllers(&[a, b]);
+    }
+
+    /// Waits, for at most 15 s, until none of `controllers` has an ACL link.
+    fn settle_controllers(&self, controllers: &[usize]) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let (la, lb) = (self.links(a), self.links(b));
-            if la.is_empty() && lb.is_empty() {
+            let up: Vec<_> = controllers
+                .iter()
+                .map(|&i| (i, self.links(i)))
+                .filter(|(_, links)| !links.is_empty())
+                .collect();
+            if up.is_empty() {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "links still up after 15 s: hci{a} {la:?}, hci{b} {lb:?}"
+                "links still up after 15 s: {}",
+                up.iter()
+                    .map(|(i, links)| format!("hci{i} {links:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -31,10 +31,20 @@ impl fmt::Display for Lagged {
 
 impl std::error::Error for Lagged {}
 
+/// What a full [`Queue`] does with a new value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WhenFull {
+    /// Drop the oldest and count it as lagged (streams).
+    DropOldest,
+    /// Ignore the newcomer (the one-shot future wants the first emission).
+    KeepFirst,
+}
+
 /// What the slot and the stream share.
 struct Queue<T> {
     values: RefCell<VecDeque<T>>,
     bound: usize,
+    when_full: WhenFull,
     lagged: Cell<u64>,
     waker: RefCell<Option<Waker>>,
     /// The signal is gone: nothing more will come.
@@ -42,10 +52,11 @@ struct Queue<T> {
 }
 
 impl<T> Queue<T> {
-    fn new(bound: usize) -> Rc<Self> {
+    fn new(bound: usize, when_full: WhenFull) -> Rc<Self> {
         Rc::new(Queue {
             values: RefCell::new(VecDeque::new()),
             bound: bound.max(1),
+            when_full,
             lagged: Cell::new(0),
             waker: RefCell::new(None),
             ended: Cell::new(false),
@@ -64,6 +75,9 @@ impl<T> Queue<T> {
         {
             let mut values = self.values.borrow_mut();
             if values.len() >= self.bound {
+                if self.when_full == WhenFull::KeepFirst {
+                    return;
+                }
                 values.pop_front();
                 self.lagged.set(self.lagged.get() + 1);
             }
@@ -181,7 +195,7 @@ impl<T: Clone + 'static> Signal<T> {
     /// silently skipped, and an emitter is never blocked. The stream ends when the
     /// signal is dropped or disconnects all its slots; dropping the stream disconnects.
     pub fn stream(&self, bound: usize) -> SignalStream<T> {
-        let queue = Queue::new(bound);
+        let queue = Queue::new(bound, WhenFull::DropOldest);
         let connection = connect_queue(self, &queue);
         SignalStream {
             queue,
@@ -192,7 +206,7 @@ impl<T: Clone + 'static> Signal<T> {
     /// A future for the next emission: `Some(value)`, or `None` if the signal goes away
     /// first (Qt has no counterpart; `QSignalSpy::wait` is the blocking cousin).
     pub fn next_emission(&self) -> NextEmission<T> {
-        let queue = Queue::new(1);
+        let queue = Queue::new(1, WhenFull::KeepFirst);
         let connection = connect_queue(self, &queue);
         NextEmission {
             queue,
@@ -288,6 +302,15 @@ mod tests {
         );
         drop(next);
         assert_eq!(sig.receiver_count(), 0);
+        // Two emissions before the first poll: the future gives the first.
+        let mut next = sig.next_emission();
+        sig.emit(&"one".to_string());
+        sig.emit(&"two".to_string());
+        assert_eq!(
+            Pin::new(&mut next).poll(&mut cx),
+            Poll::Ready(Some("one".to_string()))
+        );
+        drop(next);
         let mut next = sig.next_emission();
         drop(sig);
         assert_eq!(Pin::new(&mut next).poll(&mut cx), Poll::Ready(None));
