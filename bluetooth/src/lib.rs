@@ -16,21 +16,34 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod address;
+pub mod bluez;
+mod device_discovery;
+mod device_info;
+mod local_device;
 mod port;
 mod protocol;
 pub mod raw;
+pub mod sdp;
 mod security;
 mod server;
+mod service_discovery;
+mod service_info;
 mod socket;
 mod sys;
 pub mod testbed;
+pub mod uuids;
 
 #[cfg(test)]
 mod testbed_smoke;
 
 pub use address::{AddressParseError, BluetoothAddress};
+pub use device_discovery::{DeviceDiscoveryAgent, DEFAULT_DISCOVERY_TIMEOUT};
+pub use device_info::DeviceInfo;
+pub use local_device::{HostInfo, HostMode, LocalDevice};
 pub use port::valid_port;
 pub use protocol::Protocol;
 pub use security::SecurityFlags;
-pub use server::{BluetoothServer, ServerError};
+pub use server::{BluetoothServer, ListenError, ServerError};
+pub use service_discovery::{ServiceDiscoveryAgent, ServiceDiscoveryError};
+pub use service_info::{attribute, ServiceInfo};
 pub use socket::{BluetoothSocket, RFCOMM_WRITE_CHUNK};

@@ -1,15 +1,18 @@
 //! [`BluetoothServer`] (Qt's `QBluetoothServer`) and its [`ServerError`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 
 use sigloop_core::{LoopHandle, Signal, SocketKind, SocketServer};
+use uuid::Uuid;
 
+use crate::bluez::{BluezError, ServiceRegistration};
 use crate::port::valid_port;
 use crate::sys;
-use crate::{BluetoothAddress, BluetoothSocket, Protocol, SecurityFlags};
+use crate::uuids::service_class;
+use crate::{BluetoothAddress, BluetoothSocket, Protocol, SecurityFlags, ServiceInfo};
 
 /// Why a server could not listen or accept (Qt's `QBluetoothServer::Error`; Qt's
 /// `NoError` is `None` from [`BluetoothServer::error`]).
@@ -47,6 +50,27 @@ impl fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
+/// Why [`BluetoothServer::listen_uuid`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenError {
+    /// Listening itself failed.
+    Server(ServerError),
+    /// The server listened, but bluetoothd did not publish its record (the server was
+    /// closed again).
+    Register(BluezError),
+}
+
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenError::Server(e) => write!(f, "cannot listen: {e}"),
+            ListenError::Register(e) => write!(f, "cannot publish the service: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ListenError {}
+
 fn server_error(e: &std::io::Error) -> ServerError {
     match e.raw_os_error() {
         Some(libc::EADDRINUSE) | Some(libc::EALREADY) => ServerError::ServiceAlreadyRegistered,
@@ -66,6 +90,8 @@ struct State {
     error: Cell<Option<ServerError>>,
     security: Cell<SecurityFlags>,
     error_occurred: Signal<ServerError>,
+    /// The record published by `listen_uuid`, removed by `close`.
+    registration: RefCell<Option<ServiceRegistration>>,
 }
 
 /// Listens for RFCOMM or L2CAP connections (Qt's `QBluetoothServer`).
@@ -127,6 +153,7 @@ impl BluetoothServer {
             error: Cell::new(None),
             security: Cell::new(SecurityFlags::AUTHORIZATION),
             error_occurred: Signal::new(),
+            registration: RefCell::new(None),
         });
         // Accept failures arrive as core socket errors: pass them on as server errors.
         let st = Rc::downgrade(&state);
@@ -193,6 +220,58 @@ impl BluetoothServer {
             .map_err(|_| ServerError::InputOutput)?;
         self.state.error.set(None);
         Ok(())
+    }
+
+    /// Listens on a free channel (or PSM) of every adapter and publishes an SDP record
+    /// for it, so peers can connect by `uuid` (Qt: `listen(uuid, serviceName)`). The
+    /// record is serial-port style, as Qt's: service classes `uuid` and SerialPort (L2CAP
+    /// servers: `uuid` alone), ServiceId `uuid`, the name, L2CAP then RFCOMM with the
+    /// channel (or L2CAP with the PSM), the public browse group, and for RFCOMM the
+    /// Serial Port profile 1.2. Returns that record; [`close`](Self::close) or dropping
+    /// the last handle of the server removes it.
+    ///
+    /// # Errors
+    /// `ListenError::Server` as [`listen`](Self::listen) (nothing changed);
+    /// `ListenError::Register` if bluetoothd would not publish the record, for instance
+    /// because it is not running: the server is closed again, and
+    /// [`error`](Self::error) is set.
+    pub fn listen_uuid(&self, uuid: Uuid, service_name: &str) -> Result<ServiceInfo, ListenError> {
+        if !self.listen(BluetoothAddress::ANY, 0) {
+            return Err(ListenError::Server(
+                self.error().unwrap_or(ServerError::Unknown),
+            ));
+        }
+        let mut info = ServiceInfo::new();
+        info.set_service_name(service_name);
+        info.set_service_uuid(uuid);
+        match self.protocol {
+            Protocol::Rfcomm => {
+                info.set_service_class_uuids(&[uuid, service_class::SERIAL_PORT]);
+                info.add_profile_descriptor(service_class::SERIAL_PORT, 0x0102);
+            }
+            Protocol::L2cap => info.set_service_class_uuids(&[uuid]),
+        }
+        info.set_protocol(self.protocol, self.server_port());
+        info.set_public_browse_group();
+        match info.register_service() {
+            Ok(registration) => {
+                *self.state.registration.borrow_mut() = Some(registration);
+                Ok(info)
+            }
+            Err(e) => {
+                self.server.close();
+                self.state.error.set(Some(e.server_error()));
+                Err(ListenError::Register(e))
+            }
+        }
+    }
+
+    /// Stops listening and removes the record [`listen_uuid`](Self::listen_uuid)
+    /// published (Qt: `close`). Connections already accepted stay open.
+    pub fn close(&self) {
+        let registration = self.state.registration.borrow_mut().take();
+        drop(registration);
+        self.server.close();
     }
 
     /// The last error (Qt: `error`).

@@ -1,16 +1,20 @@
 //! [`BluetoothSocket`] (Qt's `QBluetoothSocket`) over RFCOMM and L2CAP.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ops::Deref;
 use std::os::fd::{AsFd, OwnedFd};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
-use sigloop_core::{AbstractSocket, LoopHandle, SocketError, SocketKind, SocketState};
+use sigloop_core::{
+    AbstractSocket, LoopHandle, SocketError, SocketKind, SocketState, WeakAbstractSocket,
+};
+use uuid::Uuid;
 
 use crate::port::valid_port;
+use crate::sdp::ServiceSearch;
 use crate::sys::{self, L2capOptions};
-use crate::{BluetoothAddress, Protocol, SecurityFlags};
+use crate::{BluetoothAddress, Protocol, SecurityFlags, ServiceInfo};
 
 /// RFCOMM writes go to the kernel in pieces of at most this size: one larger send can
 /// wait on memory held by its own unsent fragments and stall for the socket's whole send
@@ -23,6 +27,8 @@ struct Settings {
     local_adapter: Cell<BluetoothAddress>,
     /// Incoming MTU asked for on L2CAP (0: the kernel's default, 672).
     l2cap_imtu: Cell<u16>,
+    /// The SDP search of a connect by UUID, while the socket is in `ServiceLookup`.
+    lookup: RefCell<Option<ServiceSearch>>,
 }
 
 /// A Bluetooth connection, RFCOMM (a byte stream) or L2CAP (packets) (Qt's
@@ -122,9 +128,11 @@ impl BluetoothSocket {
                 security: Cell::new(SecurityFlags::AUTHORIZATION),
                 local_adapter: Cell::new(BluetoothAddress::ANY),
                 l2cap_imtu: Cell::new(0),
+                lookup: RefCell::new(None),
             }),
         };
         this.size_writes_on_connect();
+        this.end_lookup_on_abort();
         this
     }
 
@@ -135,6 +143,19 @@ impl BluetoothSocket {
         self.socket.connected().connect(move |()| {
             if let Some(socket) = socket.upgrade() {
                 size_writes(&socket, protocol);
+            }
+        });
+    }
+
+    /// An `abort` during `ServiceLookup` drops the search, closing its SDP connection.
+    fn end_lookup_on_abort(&self) {
+        let settings = Rc::downgrade(&self.settings);
+        self.socket.state_changed().connect(move |state| {
+            if *state != SocketState::ServiceLookup {
+                if let Some(settings) = settings.upgrade() {
+                    let search = settings.lookup.borrow_mut().take();
+                    drop(search);
+                }
             }
         });
     }
@@ -214,20 +235,134 @@ impl BluetoothSocket {
         address: BluetoothAddress,
         port: u16,
     ) -> Result<(), SocketError> {
+        self.check_can_connect(address)?;
+        if !valid_port(self.settings.protocol, port) {
+            return Err(SocketError::UnsupportedSocketOperation);
+        }
+        self.connect_port(address, port)
+    }
+
+    fn check_can_connect(&self, address: BluetoothAddress) -> Result<(), SocketError> {
         if self.state() != SocketState::Unconnected || self.socket_descriptor().is_some() {
             return Err(SocketError::Operation);
         }
         if address.is_null() {
             return Err(SocketError::HostNotFound);
         }
+        Ok(())
+    }
+
+    /// The connect itself, from `Unconnected` or `ServiceLookup`.
+    fn connect_port(&self, address: BluetoothAddress, port: u16) -> Result<(), SocketError> {
         let protocol = self.settings.protocol;
-        if !valid_port(protocol, port) {
-            return Err(SocketError::UnsupportedSocketOperation);
-        }
         let fd = sys::socket(protocol, true).map_err(os)?;
         self.prepare(&fd)?;
         let result = sys::connect(fd.as_fd(), protocol, address, port);
         self.socket.begin_connect(fd, result)
+    }
+
+    /// Starts connecting to the service `uuid` on `address` (Qt:
+    /// `connectToService(address, uuid)`): the socket enters `ServiceLookup`, asks the
+    /// peer's SDP server for records holding `uuid` (see
+    /// [`ServiceSearch`](crate::sdp::ServiceSearch)), then connects to the channel or
+    /// PSM of the first record of this socket's protocol, preferring one that names
+    /// `uuid` as its class or ServiceId. It needs neither bluetoothd nor discovery first,
+    /// and asks afresh each time, so a record the peer published a moment ago is found.
+    ///
+    /// Failures come through `error_occurred`, then `Unconnected`: `ServiceNotFound` when
+    /// the peer has no such record for this protocol or its SDP answer is invalid,
+    /// `HostNotFound` when no device answers, `SocketTimeout` after
+    /// [`SEARCH_TIMEOUT`](crate::sdp::SEARCH_TIMEOUT). `abort` during the lookup cancels
+    /// it.
+    ///
+    /// # Errors
+    /// At once, with no signal and no state change: `Operation` if the socket is not
+    /// unconnected (or its loop is gone); `HostNotFound` for the null address.
+    pub fn connect_to_service_uuid(
+        &self,
+        address: BluetoothAddress,
+        uuid: Uuid,
+    ) -> Result<(), SocketError> {
+        self.check_can_connect(address)?;
+        let event_loop = self.socket.event_loop().ok_or(SocketError::Operation)?;
+        let weak = WeakBluetoothSocket {
+            socket: self.socket.downgrade(),
+            settings: Rc::downgrade(&self.settings),
+        };
+        let local = self.settings.local_adapter.get();
+        let search = ServiceSearch::start(&event_loop, local, address, &[uuid], move |result| {
+            if let Some(this) = weak.upgrade() {
+                this.lookup_done(address, uuid, result);
+            }
+        });
+        match search {
+            Ok(search) => {
+                self.socket.begin_lookup(SocketState::ServiceLookup)?;
+                *self.settings.lookup.borrow_mut() = Some(search);
+                Ok(())
+            }
+            Err(e) => Err(e.socket_error()),
+        }
+    }
+
+    fn lookup_done(
+        &self,
+        address: BluetoothAddress,
+        uuid: Uuid,
+        result: Result<Vec<ServiceInfo>, crate::sdp::SearchError>,
+    ) {
+        let search = self.settings.lookup.borrow_mut().take();
+        if search.is_none() || self.state() != SocketState::ServiceLookup {
+            // Aborted, or replaced by another connect: not ours to act on.
+            return;
+        }
+        drop(search);
+        let records = match result {
+            Ok(records) => records,
+            Err(e) => return self.socket.fail_connect(e.socket_error(), &e.to_string()),
+        };
+        let protocol = self.settings.protocol;
+        let port = |r: &ServiceInfo| r.port().filter(|(p, _)| *p == protocol);
+        let chosen = records
+            .iter()
+            .filter(|r| r.has_uuid(uuid))
+            .find_map(port)
+            .or_else(|| records.iter().find_map(port));
+        match chosen {
+            Some((_, port)) => {
+                // begin_connect reports its own failures through error_occurred.
+                let _ = self.connect_port(address, port);
+            }
+            None => self.socket.fail_connect(
+                SocketError::ServiceNotFound,
+                &format!(
+                    "{address} has no {protocol:?} service {uuid} ({} records matched)",
+                    records.len()
+                ),
+            ),
+        }
+    }
+
+    /// Connects to the service `info` describes (Qt: `connectToService(serviceInfo)`):
+    /// to its channel or PSM on its device when it has one, else by its service UUID
+    /// (or first class UUID) as [`connect_to_service_uuid`](Self::connect_to_service_uuid)
+    /// does.
+    ///
+    /// # Errors
+    /// As `connect_to_service`; `UnsupportedProtocol` if the record's protocol is not
+    /// this socket's; `ServiceNotFound` if the record has neither a port nor a UUID.
+    pub fn connect_to_service_info(&self, info: &ServiceInfo) -> Result<(), SocketError> {
+        if let Some((protocol, port)) = info.port() {
+            if protocol != self.settings.protocol {
+                return Err(SocketError::UnsupportedProtocol);
+            }
+            return self.connect_to_service(info.device(), port);
+        }
+        let uuid = info
+            .service_uuid()
+            .or_else(|| info.service_class_uuids().first().copied())
+            .ok_or(SocketError::ServiceNotFound)?;
+        self.connect_to_service_uuid(info.device(), uuid)
     }
 
     /// Binds to the chosen adapter and applies security and MTU settings.
@@ -318,6 +453,21 @@ impl BluetoothSocket {
     /// `disconnectFromService`).
     pub fn disconnect_from_service(&self) {
         self.socket.disconnect_from_host();
+    }
+}
+
+/// A [`BluetoothSocket`] that does not keep it alive, for slots and callbacks.
+struct WeakBluetoothSocket {
+    socket: WeakAbstractSocket,
+    settings: Weak<Settings>,
+}
+
+impl WeakBluetoothSocket {
+    fn upgrade(&self) -> Option<BluetoothSocket> {
+        Some(BluetoothSocket {
+            socket: self.socket.upgrade()?,
+            settings: self.settings.upgrade()?,
+        })
     }
 }
 

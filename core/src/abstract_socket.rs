@@ -191,6 +191,11 @@ impl AbstractSocket {
         }
     }
 
+    /// The loop the socket runs on; `None` once that loop is gone.
+    pub fn event_loop(&self) -> Option<LoopHandle> {
+        self.inner.event_loop.upgrade()
+    }
+
     /// A weak handle, for slots that must not keep the socket alive.
     pub fn downgrade(&self) -> WeakAbstractSocket {
         WeakAbstractSocket {

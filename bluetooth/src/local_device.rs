@@ -1,0 +1,378 @@
+//! [`LocalDevice`] (Qt's `QBluetoothLocalDevice`): a local adapter as bluetoothd sees
+//! it, its host mode and the devices connected to it.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::rc::Rc;
+
+use sigloop_core::{LoopHandle, RemoteEmitter, Signal};
+use tokio::sync::watch;
+
+use crate::bluez::{self, from_bluer, next, BluezError};
+use crate::BluetoothAddress;
+
+/// An adapter's mode (Qt's `QBluetoothLocalDevice::HostMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostMode {
+    /// Off (Qt: `HostPoweredOff`).
+    PoweredOff,
+    /// On and connectable, not discoverable (Qt: `HostConnectable`).
+    Connectable,
+    /// On, connectable and discoverable (Qt: `HostDiscoverable`).
+    Discoverable,
+}
+
+impl HostMode {
+    fn from_flags(powered: bool, discoverable: bool) -> HostMode {
+        match (powered, discoverable) {
+            (false, _) => HostMode::PoweredOff,
+            (true, false) => HostMode::Connectable,
+            (true, true) => HostMode::Discoverable,
+        }
+    }
+}
+
+/// An adapter's address and name (Qt's `QBluetoothHostInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostInfo {
+    /// The adapter's address.
+    pub address: BluetoothAddress,
+    /// Its name (bluetoothd's alias).
+    pub name: String,
+}
+
+/// What the watch on the helper thread reports.
+#[derive(Debug)]
+enum Event {
+    Powered(bool),
+    Discoverable(bool),
+    Connected(BluetoothAddress, bool),
+    Failed(BluezError),
+}
+
+struct Inner {
+    address: BluetoothAddress,
+    name: String,
+    powered: Cell<bool>,
+    discoverable: Cell<bool>,
+    connected: RefCell<BTreeSet<BluetoothAddress>>,
+    events: Signal<Event>,
+    host_mode_state_changed: Signal<HostMode>,
+    device_connected: Signal<BluetoothAddress>,
+    device_disconnected: Signal<BluetoothAddress>,
+    error_occurred: Signal<BluezError>,
+    /// Dropping it ends the watch tasks.
+    _stop: watch::Sender<()>,
+}
+
+/// A local Bluetooth adapter, through bluetoothd (Qt's `QBluetoothLocalDevice`).
+///
+/// Its state is read when it is made and kept current by a watch on bluetoothd's
+/// signals, which arrive on the loop as [`host_mode_state_changed`](Self::host_mode_state_changed),
+/// [`device_connected`](Self::device_connected) and
+/// [`device_disconnected`](Self::device_disconnected). Dropping the last handle ends the
+/// watch.
+///
+/// ```no_run
+/// use sigloop_bluetooth::{BluetoothAddress, LocalDevice};
+/// use sigloop_core::EventLoop;
+///
+/// let event_loop = EventLoop::new()?;
+/// for host in LocalDevice::all_devices()? {
+///     println!("{} {}", host.address, host.name);
+/// }
+/// let adapter = LocalDevice::new(&event_loop.handle(), BluetoothAddress::ANY)?;
+/// adapter.host_mode_state_changed().connect(|mode| println!("now {mode:?}"));
+/// println!("{:?}", adapter.host_mode());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct LocalDevice {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for LocalDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalDevice")
+            .field("address", &self.inner.address)
+            .field("name", &self.inner.name)
+            .field("host_mode", &self.host_mode())
+            .finish()
+    }
+}
+
+struct Snapshot {
+    address: BluetoothAddress,
+    name: String,
+    powered: bool,
+    discoverable: bool,
+    connected: Vec<BluetoothAddress>,
+}
+
+impl LocalDevice {
+    /// Every adapter bluetoothd has (Qt: `allDevices`).
+    ///
+    /// # Errors
+    /// As any call to bluetoothd ([`BluezError`]).
+    pub fn all_devices() -> Result<Vec<HostInfo>, BluezError> {
+        bluez::call(|session| async move {
+            let mut hosts = Vec::new();
+            for name in session.adapter_names().await? {
+                let adapter = session.adapter(&name)?;
+                hosts.push(HostInfo {
+                    address: from_bluer(adapter.address().await?),
+                    name: adapter.alias().await?,
+                });
+            }
+            Ok(hosts)
+        })
+    }
+
+    /// The adapter with `address`, or bluetoothd's default adapter for the null address
+    /// (Qt: `QBluetoothLocalDevice(address)`).
+    ///
+    /// # Errors
+    /// [`BluezError::NoAdapter`] if bluetoothd has no such adapter; as any call to
+    /// bluetoothd otherwise.
+    pub fn new(
+        event_loop: &LoopHandle,
+        address: BluetoothAddress,
+    ) -> Result<LocalDevice, BluezError> {
+        let snapshot = bluez::call(move |session| async move {
+            let adapter = bluez::adapter(&session, address).await?;
+            let mut connected = Vec::new();
+            for device in adapter.device_addresses().await? {
+                if adapter.device(device)?.is_connected().await? {
+                    connected.push(from_bluer(device));
+                }
+            }
+            Ok(Snapshot {
+                address: from_bluer(adapter.address().await?),
+                name: adapter.alias().await?,
+                powered: adapter.is_powered().await?,
+                discoverable: adapter.is_discoverable().await?,
+                connected,
+            })
+        })?;
+        let (stop, stopped) = watch::channel(());
+        let inner = Rc::new(Inner {
+            address: snapshot.address,
+            name: snapshot.name,
+            powered: Cell::new(snapshot.powered),
+            discoverable: Cell::new(snapshot.discoverable),
+            connected: RefCell::new(snapshot.connected.into_iter().collect()),
+            events: Signal::new(),
+            host_mode_state_changed: Signal::new(),
+            device_connected: Signal::new(),
+            device_disconnected: Signal::new(),
+            error_occurred: Signal::new(),
+            _stop: stop,
+        });
+        let weak = Rc::downgrade(&inner);
+        inner.events.connect(move |event| {
+            if let Some(inner) = weak.upgrade() {
+                LocalDevice { inner }.on_event(event);
+            }
+        });
+        let emitter = inner.events.remote_emitter(event_loop);
+        bluez::watch(move |session| watch_adapter(session, snapshot.address, emitter, stopped))?;
+        Ok(LocalDevice { inner })
+    }
+
+    fn on_event(&self, event: &Event) {
+        let inner = &self.inner;
+        let before = self.host_mode();
+        match event {
+            Event::Powered(on) => inner.powered.set(*on),
+            Event::Discoverable(on) => inner.discoverable.set(*on),
+            Event::Connected(device, true) => {
+                let added = inner.connected.borrow_mut().insert(*device);
+                if added {
+                    inner.device_connected.emit(device);
+                }
+            }
+            Event::Connected(device, false) => {
+                let removed = inner.connected.borrow_mut().remove(device);
+                if removed {
+                    inner.device_disconnected.emit(device);
+                }
+            }
+            Event::Failed(e) => inner.error_occurred.emit(e),
+        }
+        let after = self.host_mode();
+        if after != before {
+            inner.host_mode_state_changed.emit(&after);
+        }
+    }
+
+    /// The adapter's address (Qt: `address`).
+    pub fn address(&self) -> BluetoothAddress {
+        self.inner.address
+    }
+
+    /// The adapter's name (Qt: `name`).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The mode, as last reported by bluetoothd (Qt: `hostMode`).
+    pub fn host_mode(&self) -> HostMode {
+        HostMode::from_flags(self.inner.powered.get(), self.inner.discoverable.get())
+    }
+
+    /// Devices with a connection to this adapter (Qt: `connectedDevices`).
+    pub fn connected_devices(&self) -> Vec<BluetoothAddress> {
+        self.inner.connected.borrow().iter().copied().collect()
+    }
+
+    /// Asks bluetoothd for `mode` (Qt: `setHostMode`); the change is reported by
+    /// [`host_mode_state_changed`](Self::host_mode_state_changed) when bluetoothd makes
+    /// it. Blocks for bluetoothd's answer.
+    ///
+    /// Note BlueZ's behaviour: leaving `Discoverable` (or the discoverable timeout
+    /// running out) also turns page scan off, so `Connectable` is not connectable on
+    /// many set-ups (see the README's quirks).
+    ///
+    /// # Errors
+    /// As any call to bluetoothd; also reported by
+    /// [`error_occurred`](Self::error_occurred).
+    pub fn set_host_mode(&self, mode: HostMode) -> Result<(), BluezError> {
+        let address = self.inner.address;
+        let result = bluez::call(move |session| async move {
+            let adapter = bluez::adapter(&session, address).await?;
+            match mode {
+                HostMode::PoweredOff => adapter.set_powered(false).await?,
+                HostMode::Connectable | HostMode::Discoverable => {
+                    adapter.set_powered(true).await?;
+                    adapter
+                        .set_discoverable(mode == HostMode::Discoverable)
+                        .await?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = &result {
+            self.inner.error_occurred.emit(e);
+        }
+        result
+    }
+
+    /// Powers the adapter on (Qt: `powerOn`): `Connectable` if it was off.
+    ///
+    /// # Errors
+    /// As [`set_host_mode`](Self::set_host_mode).
+    pub fn power_on(&self) -> Result<(), BluezError> {
+        if self.host_mode() == HostMode::PoweredOff {
+            self.set_host_mode(HostMode::Connectable)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Emitted when the mode changes (Qt: `hostModeStateChanged`).
+    pub fn host_mode_state_changed(&self) -> &Signal<HostMode> {
+        &self.inner.host_mode_state_changed
+    }
+
+    /// Emitted when a device connects to this adapter (Qt: `deviceConnected`).
+    pub fn device_connected(&self) -> &Signal<BluetoothAddress> {
+        &self.inner.device_connected
+    }
+
+    /// Emitted when a device's last connection to this adapter ends (Qt:
+    /// `deviceDisconnected`).
+    pub fn device_disconnected(&self) -> &Signal<BluetoothAddress> {
+        &self.inner.device_disconnected
+    }
+
+    /// Emitted when a call to bluetoothd or the watch fails (Qt: `errorOccurred`).
+    pub fn error_occurred(&self) -> &Signal<BluezError> {
+        &self.inner.error_occurred
+    }
+}
+
+/// On the helper thread: adapter property changes, and the `Connected` property of every
+/// device, known or added later, until `stop`'s sender is dropped.
+async fn watch_adapter(
+    session: bluer::Session,
+    address: BluetoothAddress,
+    emitter: RemoteEmitter<Event>,
+    mut stop: watch::Receiver<()>,
+) {
+    let setup = async {
+        let adapter = bluez::adapter(&session, address).await?;
+        let events = adapter.events().await?;
+        let known = adapter.device_addresses().await?;
+        Ok::<_, BluezError>((adapter, events, known))
+    };
+    let (adapter, events, known) = match setup.await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = emitter.emit(Event::Failed(e));
+            return;
+        }
+    };
+    for device in known {
+        watch_device(&adapter, device, emitter.clone(), stop.clone());
+    }
+    let mut events = Box::pin(events);
+    loop {
+        let event = tokio::select! {
+            _ = stop.changed() => return,
+            e = next(&mut events) => e,
+        };
+        let Some(event) = event else { return };
+        let report = match event {
+            bluer::AdapterEvent::PropertyChanged(bluer::AdapterProperty::Powered(on)) => {
+                Event::Powered(on)
+            }
+            bluer::AdapterEvent::PropertyChanged(bluer::AdapterProperty::Discoverable(on)) => {
+                Event::Discoverable(on)
+            }
+            bluer::AdapterEvent::DeviceAdded(device) => {
+                watch_device(&adapter, device, emitter.clone(), stop.clone());
+                continue;
+            }
+            _ => continue,
+        };
+        if emitter.emit(report).is_err() {
+            return;
+        }
+    }
+}
+
+fn watch_device(
+    adapter: &bluer::Adapter,
+    address: bluer::Address,
+    emitter: RemoteEmitter<Event>,
+    mut stop: watch::Receiver<()>,
+) {
+    let Ok(device) = adapter.device(address) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let Ok(events) = device.events().await else {
+            return;
+        };
+        let mut events = Box::pin(events);
+        loop {
+            let event = tokio::select! {
+                _ = stop.changed() => return,
+                e = next(&mut events) => e,
+            };
+            match event {
+                None => return,
+                Some(bluer::DeviceEvent::PropertyChanged(bluer::DeviceProperty::Connected(on))) => {
+                    if emitter
+                        .emit(Event::Connected(from_bluer(address), on))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    });
+}
