@@ -139,30 +139,23 @@ impl LocalDevice {
         event_loop: &LoopHandle,
         address: BluetoothAddress,
     ) -> Result<LocalDevice, BluezError> {
-        let snapshot = bluez::call(move |session| async move {
-            let adapter = bluez::adapter(&session, address).await?;
-            let mut connected = Vec::new();
-            for device in adapter.device_addresses().await? {
-                if adapter.device(device)?.is_connected().await? {
-                    connected.push(from_bluer(device));
-                }
-            }
-            Ok(Snapshot {
-                address: from_bluer(adapter.address().await?),
-                name: adapter.alias().await?,
-                powered: adapter.is_powered().await?,
-                discoverable: adapter.is_discoverable().await?,
-                connected,
-            })
-        })?;
+        // The watch subscribes to bluetoothd's signals first and reads the state after,
+        // so no change falls between the two.
         let (stop, stopped) = watch::channel(());
+        let events = Signal::new();
+        let emitter = events.remote_emitter(event_loop);
+        let (ready, snapshot) = std::sync::mpsc::sync_channel(1);
+        bluez::watch(move |session| watch_adapter(session, address, emitter, stopped, ready))?;
+        let snapshot = snapshot
+            .recv_timeout(bluez::CALL_TIMEOUT + std::time::Duration::from_secs(1))
+            .unwrap_or(Err(BluezError::Timeout))?;
         let inner = Rc::new(Inner {
             address: snapshot.address,
             name: snapshot.name,
             powered: Cell::new(snapshot.powered),
             discoverable: Cell::new(snapshot.discoverable),
             connected: RefCell::new(snapshot.connected.into_iter().collect()),
-            events: Signal::new(),
+            events,
             host_mode_state_changed: Signal::new(),
             device_connected: Signal::new(),
             device_disconnected: Signal::new(),
@@ -175,8 +168,6 @@ impl LocalDevice {
                 LocalDevice { inner }.on_event(event);
             }
         });
-        let emitter = inner.events.remote_emitter(event_loop);
-        bluez::watch(move |session| watch_adapter(session, snapshot.address, emitter, stopped))?;
         Ok(LocalDevice { inner })
     }
 
@@ -292,37 +283,77 @@ impl LocalDevice {
     }
 }
 
-/// On the helper thread: adapter property changes, and the `Connected` property of every
-/// device, known or added later, until `stop`'s sender is dropped.
+/// On the helper thread: subscribes to the adapter's property changes and every
+/// device's `Connected` property (devices added later too), sends the state read after
+/// subscribing through `ready`, then reports changes until `stop`'s sender is dropped.
 async fn watch_adapter(
     session: bluer::Session,
     address: BluetoothAddress,
     emitter: RemoteEmitter<Event>,
-    mut stop: watch::Receiver<()>,
+    stop: watch::Receiver<()>,
+    ready: std::sync::mpsc::SyncSender<Result<Snapshot, BluezError>>,
 ) {
     let setup = async {
         let adapter = bluez::adapter(&session, address).await?;
         let events = adapter.events().await?;
-        let known = adapter.device_addresses().await?;
-        Ok::<_, BluezError>((adapter, events, known))
+        let mut devices = Vec::new();
+        for device in adapter.device_addresses().await? {
+            let device = adapter.device(device)?;
+            let events = device.events().await?;
+            devices.push((device, events));
+        }
+        let mut connected = Vec::new();
+        // Cloned out first: the streams beside them are not Sync, so no reference to
+        // `devices` may be held across an await.
+        let handles: Vec<bluer::Device> = devices.iter().map(|(d, _)| d.clone()).collect();
+        for device in handles {
+            if device.is_connected().await? {
+                connected.push(from_bluer(device.address()));
+            }
+        }
+        let snapshot = Snapshot {
+            address: from_bluer(adapter.address().await?),
+            name: adapter.alias().await?,
+            powered: adapter.is_powered().await?,
+            discoverable: adapter.is_discoverable().await?,
+            connected,
+        };
+        Ok::<_, BluezError>((adapter, events, devices, snapshot))
     };
-    let (adapter, events, known) = match setup.await {
+    let setup = tokio::time::timeout(bluez::CALL_TIMEOUT, setup)
+        .await
+        .unwrap_or(Err(BluezError::Timeout));
+    let (adapter, events, devices, snapshot) = match setup {
         Ok(s) => s,
         Err(e) => {
-            let _ = emitter.emit(Event::Failed(e));
+            let _ = ready.send(Err(e));
             return;
         }
     };
-    for device in known {
-        watch_device(&adapter, device, emitter.clone(), stop.clone());
+    if ready.send(Ok(snapshot)).is_err() {
+        return;
     }
+    for (device, events) in devices {
+        tokio::spawn(watch_device(
+            device,
+            Box::pin(events),
+            emitter.clone(),
+            stop.clone(),
+            false,
+        ));
+    }
+    let mut stop_adapter = stop.clone();
     let mut events = Box::pin(events);
     loop {
         let event = tokio::select! {
-            _ = stop.changed() => return,
+            _ = stop_adapter.changed() => return,
             e = next(&mut events) => e,
         };
-        let Some(event) = event else { return };
+        let Some(event) = event else {
+            // The adapter left bluetoothd (removed, or bluetoothd restarted).
+            let _ = emitter.emit(Event::Failed(BluezError::NoAdapter));
+            return;
+        };
         let report = match event {
             bluer::AdapterEvent::PropertyChanged(bluer::AdapterProperty::Powered(on)) => {
                 Event::Powered(on)
@@ -331,7 +362,19 @@ async fn watch_adapter(
                 Event::Discoverable(on)
             }
             bluer::AdapterEvent::DeviceAdded(device) => {
-                watch_device(&adapter, device, emitter.clone(), stop.clone());
+                // A device bluetoothd meets for the first time, often because it just
+                // connected: subscribe, then check its state.
+                if let Ok(device) = adapter.device(device) {
+                    if let Ok(events) = device.events().await {
+                        tokio::spawn(watch_device(
+                            device,
+                            Box::pin(events),
+                            emitter.clone(),
+                            stop.clone(),
+                            true,
+                        ));
+                    }
+                }
                 continue;
             }
             _ => continue,
@@ -342,37 +385,38 @@ async fn watch_adapter(
     }
 }
 
-fn watch_device(
-    adapter: &bluer::Adapter,
-    address: bluer::Address,
+/// Reports `device`'s `Connected` changes; with `check`, its state right away too (the
+/// receiving side ignores a state it already has).
+async fn watch_device<S>(
+    device: bluer::Device,
+    mut events: std::pin::Pin<Box<S>>,
     emitter: RemoteEmitter<Event>,
     mut stop: watch::Receiver<()>,
-) {
-    let Ok(device) = adapter.device(address) else {
-        return;
-    };
-    tokio::spawn(async move {
-        let Ok(events) = device.events().await else {
-            return;
-        };
-        let mut events = Box::pin(events);
-        loop {
-            let event = tokio::select! {
-                _ = stop.changed() => return,
-                e = next(&mut events) => e,
-            };
-            match event {
-                None => return,
-                Some(bluer::DeviceEvent::PropertyChanged(bluer::DeviceProperty::Connected(on))) => {
-                    if emitter
-                        .emit(Event::Connected(from_bluer(address), on))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Some(_) => {}
+    check: bool,
+) where
+    S: futures_core::Stream<Item = bluer::DeviceEvent> + ?Sized,
+{
+    let address = from_bluer(device.address());
+    if check {
+        if let Ok(on) = device.is_connected().await {
+            if emitter.emit(Event::Connected(address, on)).is_err() {
+                return;
             }
         }
-    });
+    }
+    loop {
+        let event = tokio::select! {
+            _ = stop.changed() => return,
+            e = next(&mut events) => e,
+        };
+        match event {
+            None => return,
+            Some(bluer::DeviceEvent::PropertyChanged(bluer::DeviceProperty::Connected(on))) => {
+                if emitter.emit(Event::Connected(address, on)).is_err() {
+                    return;
+                }
+            }
+            Some(_) => {}
+        }
+    }
 }

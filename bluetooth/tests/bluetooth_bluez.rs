@@ -1,0 +1,271 @@
+//! What goes through bluetoothd (D-Bus, bluer on the helper thread) on the BlueZ test bed:
+//! the local adapters, device and service discovery, bluetoothd stopped mid-session; and
+//! on any host, a clear error without bluetoothd.
+
+mod util;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sigloop_bluetooth::bluez::{BluezError, CALL_TIMEOUT};
+use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::uuids::Uuid;
+use sigloop_bluetooth::{
+    BluetoothServer, DeviceDiscoveryAgent, HostMode, LocalDevice, Protocol, ServerError,
+    ServiceDiscoveryAgent,
+};
+use sigloop_core::{EventLoop, SignalSpy};
+use util::{collect, connected_pair, LONG};
+
+fn fresh_uuid(tag: u16) -> Uuid {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    Uuid::from_u128((nanos << 16) | u128::from(tag))
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn local_device_sees_power_off_and_a_server_reports_it() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle(0, 1);
+    let hosts = LocalDevice::all_devices().expect("adapters");
+    let addresses: Vec<_> = hosts.iter().map(|h| h.address).collect();
+    assert!(addresses.contains(&bed.address(0)), "{hosts:?}");
+    assert!(addresses.contains(&bed.address(1)), "{hosts:?}");
+
+    let adapter = LocalDevice::new(&h, bed.address(0)).expect("hci0");
+    assert_eq!(adapter.address(), bed.address(0));
+    assert!(!adapter.name().is_empty());
+    let before = adapter.host_mode();
+    assert_ne!(before, HostMode::PoweredOff);
+    let modes = SignalSpy::new(adapter.host_mode_state_changed());
+
+    adapter.set_host_mode(HostMode::PoweredOff).unwrap();
+    assert!(modes.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(modes.take(), [HostMode::PoweredOff]);
+    assert_eq!(adapter.host_mode(), HostMode::PoweredOff);
+    let server = BluetoothServer::new(&h, Protocol::Rfcomm);
+    assert!(!server.listen(bed.address(0), 0));
+    assert_eq!(server.error(), Some(ServerError::PoweredOff));
+
+    adapter.set_host_mode(HostMode::Discoverable).unwrap();
+    let a = adapter.clone();
+    assert!(h
+        .wait_until(Instant::now() + LONG, || a.host_mode()
+            == HostMode::Discoverable)
+        .unwrap());
+    assert!(modes.take().contains(&HostMode::Discoverable));
+    assert!(server.listen(bed.address(0), 0), "{:?}", server.error());
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn local_device_reports_connections() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle(0, 1);
+    let adapter = LocalDevice::new(&h, bed.address(0)).expect("hci0");
+    assert!(adapter.connected_devices().is_empty());
+    let up = SignalSpy::new(adapter.device_connected());
+    let down = SignalSpy::new(adapter.device_disconnected());
+    let link = bed
+        .hold_link_from(bed.address(1), bed.address(0))
+        .expect("link hci1 -> hci0");
+    assert!(up.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(up.take(), [bed.address(1)]);
+    assert_eq!(adapter.connected_devices(), [bed.address(1)]);
+    drop(link);
+    assert!(down.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(down.take(), [bed.address(1)]);
+    assert!(adapter.connected_devices().is_empty());
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn device_discovery_finds_the_other_adapter() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle(0, 1);
+    let agent = DeviceDiscoveryAgent::new(&h, bed.address(1));
+    agent.set_discovery_timeout(Duration::from_secs(6));
+    let found = SignalSpy::new(agent.device_discovered());
+    let finished = SignalSpy::new(agent.finished());
+    let errors = SignalSpy::new(agent.error_occurred());
+    agent.start();
+    assert!(agent.is_active());
+    assert!(
+        finished.wait_for_count(&h, 1, LONG).unwrap(),
+        "{:?}",
+        errors.take()
+    );
+    assert_eq!(finished.take().len(), 1);
+    assert!(!agent.is_active());
+    assert!(errors.take().is_empty());
+    let devices = found.take();
+    let peer = devices
+        .iter()
+        .find(|d| d.address == bed.address(0))
+        .unwrap_or_else(|| panic!("hci0 not among {devices:?}"));
+    assert!(!peer.name.is_empty());
+    // Each device once through device_discovered.
+    let mut addresses: Vec<_> = devices.iter().map(|d| d.address).collect();
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), devices.len());
+    assert_eq!(agent.discovered_devices().len(), devices.len());
+
+    // stop() ends a run with canceled, not finished.
+    let canceled = SignalSpy::new(agent.canceled());
+    agent.set_discovery_timeout(Duration::ZERO);
+    agent.start();
+    agent.stop();
+    assert_eq!(canceled.count(), 1);
+    assert!(!agent.is_active());
+    h.wait_until(Instant::now() + Duration::from_millis(500), || false)
+        .unwrap();
+    assert_eq!(finished.count(), 0, "no finished after stop");
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn service_discovery_lists_a_published_record() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle(0, 1);
+    let uuid = fresh_uuid(7);
+    let server = BluetoothServer::new(&h, Protocol::Rfcomm);
+    let info = server.listen_uuid(uuid, "discover me").unwrap();
+
+    let agent = ServiceDiscoveryAgent::new(&h, bed.address(1));
+    agent.set_remote_address(bed.address(0));
+    agent.set_uuid_filter(&[uuid]);
+    let found = SignalSpy::new(agent.service_discovered());
+    let finished = SignalSpy::new(agent.finished());
+    agent.start();
+    assert!(
+        finished.wait_for_count(&h, 1, LONG).unwrap(),
+        "{:?}",
+        agent.error()
+    );
+    let records = found.take();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0].server_channel(), info.server_channel());
+    assert_eq!(records[0].service_name().as_deref(), Some("discover me"));
+    assert_eq!(records[0].device(), bed.address(0));
+
+    // Without a filter, the public browse group: ours is among bluetoothd's records.
+    agent.set_uuid_filter(&[]);
+    agent.start();
+    assert!(finished.wait(&h, LONG).unwrap());
+    let all = found.take();
+    assert!(all.iter().any(|r| r.has_uuid(uuid)), "{all:#?}");
+
+    // Every device hci1's bluetoothd knows (hci0 among them), with the filter.
+    agent.set_remote_address(sigloop_bluetooth::BluetoothAddress::ANY);
+    agent.set_uuid_filter(&[uuid]);
+    agent.start();
+    assert!(finished.wait(&h, LONG).unwrap(), "{:?}", agent.error());
+    let known = found.take();
+    assert_eq!(known.len(), 1, "{known:#?}");
+    assert_eq!(known[0].device(), bed.address(0));
+}
+
+/// Resumes bluetoothd even when the test fails half-way.
+struct Resume(String);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.0]).status();
+    }
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn bluetoothd_stopped_mid_session() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    let (client, server_side, _server) = connected_pair(&h, &bed, Protocol::Rfcomm, 23, (0, 1));
+    // The session exists before bluetoothd stops.
+    assert!(LocalDevice::all_devices().is_ok());
+    let pid = String::from_utf8(
+        Command::new("pidof")
+            .arg("bluetoothd")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    assert!(!pid.is_empty(), "bluetoothd runs on the bed");
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let resume = Resume(pid);
+
+    // A call fails with a clear error after the timeout, never hangs.
+    let started = Instant::now();
+    let err = LocalDevice::all_devices().unwrap_err();
+    assert_eq!(err, BluezError::Timeout);
+    assert!(
+        err.to_string().contains("bluetoothd did not answer"),
+        "{err}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= CALL_TIMEOUT && took < CALL_TIMEOUT + Duration::from_secs(5),
+        "{took:?}"
+    );
+    let uuid = fresh_uuid(8);
+    let other = BluetoothServer::new(&h, Protocol::Rfcomm);
+    assert!(matches!(
+        other.listen_uuid(uuid, "never published"),
+        Err(sigloop_bluetooth::ListenError::Register(
+            BluezError::Timeout
+        ))
+    ));
+    assert!(!other.is_listening(), "closed again after the failure");
+
+    // The connection made before carries on without bluetoothd.
+    let s = server_side.clone();
+    server_side.ready_read().connect(move |()| {
+        let data = s.read_all();
+        s.write(&data).unwrap();
+    });
+    let got = collect(&client);
+    client.write(b"still here").unwrap();
+    let g = got.clone();
+    assert!(h
+        .wait_until(Instant::now() + LONG, || g.borrow().len() >= 10)
+        .unwrap());
+    assert_eq!(&*got.borrow(), b"still here");
+
+    // bluetoothd answers again once resumed.
+    drop(resume);
+    let hosts = LocalDevice::all_devices().expect("bluetoothd answers again");
+    assert!(hosts.len() >= 2, "{hosts:?}");
+}
+
+/// On a host without bluetoothd (or without a system bus, as on CI): a clear error, in
+/// bounded time.
+#[test]
+fn without_bluetoothd_calls_fail_clearly() {
+    let started = Instant::now();
+    match LocalDevice::all_devices() {
+        Err(BluezError::NotRunning) | Err(BluezError::NoSystemBus(_)) => {}
+        // A developer's machine with a real bluetoothd.
+        Ok(_) => {}
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+    assert!(started.elapsed() < CALL_TIMEOUT + Duration::from_secs(2));
+}
