@@ -305,7 +305,7 @@ fn two_host_sigloop_rfcomm_uuid() {
             let server = BluetoothServer::new(&h, Protocol::Rfcomm);
             let info = server.listen_uuid(uuid, "sigloop two-host").unwrap();
             let _held = serve_ready(&bed, TEST);
-            let conn = accept_one(&h, &server);
+            let conn = accept_one(&h, &server, LONG);
             assert_eq!(conn.peer_address(), bed.host_address("b"));
             assert_eq!(info.server_channel(), Some(server.server_port() as u8));
             echo_until_closed(&conn);
@@ -342,10 +342,10 @@ fn two_host_sigloop_rfcomm_uuid() {
     }
 }
 
-fn accept_one(h: &LoopHandle, server: &BluetoothServer) -> BluetoothSocket {
+fn accept_one(h: &LoopHandle, server: &BluetoothServer, within: Duration) -> BluetoothSocket {
     let mut conn = None;
     assert!(h
-        .wait_until(Instant::now() + LONG, || {
+        .wait_until(Instant::now() + within, || {
             conn = conn.take().or_else(|| server.next_pending_connection());
             conn.is_some()
         })
@@ -392,7 +392,9 @@ fn two_host_qt_sigloop_client_uuid() {
             let (child, lines) = qt_peer(&["server", UUID]);
             let first = lines.recv_timeout(TIMEOUT).expect("the Qt server starts");
             assert!(first.starts_with("listening channel "), "{first}");
-            bed.barrier(&format!("{TEST}.ready"));
+            // Qt's server asks for authentication (RFCOMM_LM_AUTH): hold an encrypted
+            // link first, as every serving side here does (the kernel's security block).
+            let _held = serve_ready(&bed, TEST);
             wait_exit(&bed, TEST, child, "the Qt server");
             bed.barrier(&format!("{TEST}.done"));
         }
@@ -433,7 +435,9 @@ fn two_host_qt_sigloop_server_uuid() {
                 .listen_uuid(UUID.parse().unwrap(), "sigloop interop (our server)")
                 .unwrap();
             bed.barrier(&format!("{TEST}.ready"));
-            let conn = accept_one(&h, &server);
+            // The Qt client first waits (up to 30 s) for its bluetoothd to resolve our
+            // services, then connects through ConnectProfile.
+            let conn = accept_one(&h, &server, Duration::from_secs(80));
             assert_eq!(conn.peer_address(), bed.host_address("a"));
             echo_until_closed(&conn);
             bed.barrier(&format!("{TEST}.done"));
