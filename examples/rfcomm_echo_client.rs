@@ -1,7 +1,7 @@
 //! An RFCOMM echo client: copies stdin to the server and every echoed byte to stdout,
 //! then disconnects and exits 0 once the last echo came back.
 //!
-//! Run: `cargo run --example rfcomm_echo_client -- [--adapter ADDR] SERVER_ADDR CHANNEL`
+//! Run: `cargo run --example rfcomm_echo_client -- [--adapter ADDR] SERVER_ADDR CHANNEL|UUID`
 
 #[path = "echo/mod.rs"]
 mod echo;

@@ -245,9 +245,19 @@ fn bluetoothd_stopped_mid_session() {
     let got = collect(&client);
     client.write(b"still here").unwrap();
     let g = got.clone();
-    assert!(h
+    let echoed = h
         .wait_until(Instant::now() + LONG, || g.borrow().len() >= 10)
-        .unwrap());
+        .unwrap();
+    assert!(
+        echoed,
+        "client {:?} {:?} to write {}, server side {:?} {:?}, links {:?}",
+        client.state(),
+        client.error(),
+        client.bytes_to_write(),
+        server_side.state(),
+        server_side.error(),
+        bed.links(0)
+    );
     assert_eq!(&*got.borrow(), b"still here");
 
     // bluetoothd answers again once resumed.

@@ -115,6 +115,16 @@ fn sdp_browse_finds_a_published_record_with_every_attribute() {
     assert!(after.is_empty(), "{after:#?}");
 }
 
+/// The serving controller (hci0) holds an encrypted link to the client's (hci1), the bed's
+/// cure for the kernel's security block (README, "Bluetooth facts"): a connect by UUID
+/// runs SDP on an unencrypted link, and the connect right after it starts encryption; a
+/// server still reading the new key's size then refuses it (EACCES on L2CAP,
+/// ECONNREFUSED on RFCOMM). Seen here once in five runs without the held link.
+fn hold_from_server(bed: &Testbed) -> sigloop_bluetooth::testbed::HeldLink {
+    bed.hold_link_from(bed.address(0), bed.address(1))
+        .expect("hold a link hci0 -> hci1")
+}
+
 fn connect_by_uuid(protocol: Protocol) {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
@@ -140,6 +150,7 @@ fn connect_by_uuid(protocol: Protocol) {
         }
     });
 
+    let _held = hold_from_server(&bed);
     let client = BluetoothSocket::new(&h, protocol);
     client.set_local_adapter(bed.address(1));
     let log = record(&client);
@@ -216,6 +227,7 @@ fn abort_during_service_lookup_cancels_it() {
     let uuid = fresh_uuid(3);
     let server = BluetoothServer::new(&h, Protocol::Rfcomm);
     let _info = server.listen_uuid(uuid, "never reached").unwrap();
+    let _held = hold_from_server(&bed);
     let client = BluetoothSocket::new(&h, Protocol::Rfcomm);
     client.set_local_adapter(bed.address(1));
     let log = record(&client);

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::io::Read;
 use std::rc::Rc;
 
+use sigloop::bluetooth::uuids::Uuid;
 use sigloop::bluetooth::{BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol};
 use sigloop::core::{EventLoop, Interest, SocketNotifier};
 
@@ -42,10 +43,29 @@ fn fail(message: impl std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-/// `[--adapter ADDR] [--channel N | --psm N]`: echoes every byte (or packet) back to
-/// each client until it closes.
+/// A service given as a UUID (36 characters with dashes) or as a channel/PSM.
+enum Service {
+    Uuid(Uuid),
+    Port(u16),
+}
+
+fn parse_service(s: &str) -> Result<Service, String> {
+    if s.len() == 36 {
+        return s
+            .parse()
+            .map(Service::Uuid)
+            .map_err(|e| format!("not a UUID: {s}: {e}"));
+    }
+    parse_port(s).map(Service::Port)
+}
+
+/// `[--adapter ADDR] [--channel N | --psm N] [--uuid UUID]`: echoes every byte (or
+/// packet) back to each client until it closes. With `--uuid` it listens on a free
+/// channel or PSM of every adapter and publishes an SDP record for the UUID through
+/// bluetoothd, as Qt's `listen(uuid, name)` does.
 pub fn server(protocol: Protocol) -> ! {
     let mut adapter = BluetoothAddress::ANY;
+    let mut uuid = None;
     let mut port = match protocol {
         Protocol::Rfcomm => DEFAULT_RFCOMM_CHANNEL,
         Protocol::L2cap => DEFAULT_L2CAP_PSM,
@@ -57,6 +77,7 @@ pub fn server(protocol: Protocol) -> ! {
             .unwrap_or_else(|| fail(format!("{a} needs a value")));
         match a.as_str() {
             "--adapter" => adapter = value.parse().unwrap_or_else(|e| fail(e)),
+            "--uuid" => uuid = Some(value.parse::<Uuid>().unwrap_or_else(|e| fail(e))),
             f if f == port_flag(protocol) => port = parse_port(&value).unwrap_or_else(|e| fail(e)),
             _ => fail(format!("unknown flag {a}")),
         }
@@ -64,18 +85,29 @@ pub fn server(protocol: Protocol) -> ! {
     let event_loop = EventLoop::new().unwrap_or_else(|e| fail(e));
     let h = event_loop.handle();
     let server = BluetoothServer::new(&h, protocol);
-    if !server.listen(adapter, port) {
+    if let Some(uuid) = uuid {
+        if !adapter.is_null() {
+            fail("--uuid listens on every adapter (as Qt's listen(uuid) does): drop --adapter");
+        }
+        if let Err(e) = server.listen_uuid(uuid, "sigloop echo") {
+            fail(format!("listen: {e}"));
+        }
+    } else if !server.listen(adapter, port) {
         fail(format!(
             "listen: {}",
             server.error().map_or("?".into(), |e| e.to_string())
         ));
     }
-    println!(
+    print!(
         "listening on {} {} {}",
         server.server_address(),
         port_word(protocol),
         server.server_port()
     );
+    match uuid {
+        Some(uuid) => println!(" uuid {uuid}"),
+        None => println!(),
+    }
     let clients: Rc<RefCell<Vec<BluetoothSocket>>> = Rc::default();
     let srv = server.clone();
     server.new_connection().connect(move |()| {
@@ -101,8 +133,9 @@ pub fn server(protocol: Protocol) -> ! {
     }
 }
 
-/// `[--adapter ADDR] SERVER_ADDR PORT`: copies stdin to the server and every echoed
-/// byte to stdout; after stdin's end waits for the last echo, disconnects, exits 0.
+/// `[--adapter ADDR] SERVER_ADDR PORT|UUID`: copies stdin to the server and every echoed
+/// byte to stdout; after stdin's end waits for the last echo, disconnects, exits 0. A
+/// UUID is looked up in the server's SDP records first (`connect_to_service_uuid`).
 pub fn client(protocol: Protocol) -> ! {
     let mut adapter = BluetoothAddress::ANY;
     let mut positional = Vec::new();
@@ -117,14 +150,14 @@ pub fn client(protocol: Protocol) -> ! {
             positional.push(a);
         }
     }
-    let [server_addr, port] = positional.as_slice() else {
+    let [server_addr, service] = positional.as_slice() else {
         fail(format!(
-            "usage: [--adapter ADDR] SERVER_ADDR {}",
+            "usage: [--adapter ADDR] SERVER_ADDR {}|UUID",
             port_word(protocol).to_uppercase()
         ));
     };
     let server_addr: BluetoothAddress = server_addr.parse().unwrap_or_else(|e| fail(e));
-    let port = parse_port(port).unwrap_or_else(|e| fail(e));
+    let service = parse_service(service).unwrap_or_else(|e| fail(e));
 
     let event_loop = EventLoop::new().unwrap_or_else(|e| fail(e));
     let h = event_loop.handle();
@@ -199,7 +232,11 @@ pub fn client(protocol: Protocol) -> ! {
         });
         *n.borrow_mut() = Some(stdin);
     });
-    if let Err(e) = socket.connect_to_service(server_addr, port) {
+    let started = match service {
+        Service::Port(port) => socket.connect_to_service(server_addr, port),
+        Service::Uuid(uuid) => socket.connect_to_service_uuid(server_addr, uuid),
+    };
+    if let Err(e) = started {
         fail(format!("connect: {e}"));
     }
     match event_loop.run() {
