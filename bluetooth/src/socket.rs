@@ -426,10 +426,21 @@ impl BluetoothSocket {
         self.name(true).map_or(0, |n| n.1)
     }
 
-    /// The peer's name (Qt: `peerName`). Names come from bluetoothd over D-Bus, which
-    /// this socket does not use: empty.
+    /// The peer's name as bluetoothd knows it (its alias: the name it gave, or one set
+    /// locally) (Qt: `peerName`); empty without a connection, without bluetoothd, or
+    /// for a device bluetoothd has not met. Asks bluetoothd each time, blocking for its
+    /// answer (at most [`CALL_TIMEOUT`](crate::bluez::CALL_TIMEOUT)), as Qt does.
     pub fn peer_name(&self) -> String {
-        String::new()
+        let (local, peer) = (self.local_address(), self.peer_address());
+        if peer.is_null() {
+            return String::new();
+        }
+        crate::bluez::call(move |session| async move {
+            let adapter = crate::bluez::adapter(&session, local).await?;
+            let device = adapter.device(bluer::Address(peer.octets()))?;
+            Ok(device.alias().await?)
+        })
+        .unwrap_or_default()
     }
 
     /// The local adapter's address; the null address without a socket (Qt:
@@ -443,10 +454,18 @@ impl BluetoothSocket {
         self.name(false).map_or(0, |n| n.1)
     }
 
-    /// The local adapter's name (Qt: `localName`): empty, as for
-    /// [`peer_name`](Self::peer_name).
+    /// The local adapter's name (Qt: `localName`), from bluetoothd as for
+    /// [`peer_name`](Self::peer_name); empty without a socket or without bluetoothd.
     pub fn local_name(&self) -> String {
-        String::new()
+        let local = self.local_address();
+        if local.is_null() {
+            return String::new();
+        }
+        crate::bluez::call(move |session| async move {
+            let adapter = crate::bluez::adapter(&session, local).await?;
+            Ok(adapter.alias().await?)
+        })
+        .unwrap_or_default()
     }
 
     /// Alias of [`disconnect_from_host`](AbstractSocket::disconnect_from_host) (Qt:

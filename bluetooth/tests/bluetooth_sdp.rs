@@ -165,6 +165,9 @@ fn connect_by_uuid(protocol: Protocol) {
         client.error_string()
     );
     assert_eq!(client.peer_port(), server.server_port());
+    // Names come from bluetoothd, which met hci0 in the bed's discovery.
+    assert!(!client.peer_name().is_empty());
+    assert!(!client.local_name().is_empty());
     assert_eq!(
         log.borrow()[..3],
         ["state:ServiceLookup", "state:Connecting", "state:Connected"]
