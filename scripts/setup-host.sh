@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a host build needs: pkg-config and libdbus-1-dev (bluer
-# links libdbus). Idempotent; needs root or sudo for apt.
+# links libdbus), libglib2.0-dev (the glib_embed example). Idempotent; needs root or sudo for apt.
 set -euo pipefail
 need=()
-for pkg in pkg-config libdbus-1-dev; do
+for pkg in pkg-config libdbus-1-dev libglib2.0-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
