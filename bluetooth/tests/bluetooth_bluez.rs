@@ -62,6 +62,36 @@ fn local_device_sees_power_off_and_a_server_reports_it() {
     assert!(server.listen(bed.address(0), 0), "{:?}", server.error());
 }
 
+/// bluetoothd's `Connected` property of `device` on `adapter`, as busctl prints it.
+fn bluetoothd_connected(
+    adapter: sigloop_bluetooth::BluetoothAddress,
+    device: sigloop_bluetooth::BluetoothAddress,
+) -> String {
+    let index = LocalDevice::all_devices()
+        .ok()
+        .and_then(|hosts| hosts.iter().position(|h| h.address == adapter))
+        .map_or("?".to_string(), |i| i.to_string());
+    let path = format!(
+        "/org/bluez/hci{index}/dev_{}",
+        device.to_string().replace(':', "_")
+    );
+    Command::new("busctl")
+        .args([
+            "--system",
+            "get-property",
+            "org.bluez",
+            &path,
+            "org.bluez.Device1",
+            "Connected",
+        ])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+                + &String::from_utf8_lossy(&o.stderr)
+        })
+        .unwrap_or_else(|e| e.to_string())
+}
+
 #[test]
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
 fn local_device_reports_connections() {
@@ -76,7 +106,13 @@ fn local_device_reports_connections() {
     let link = bed
         .hold_link_from(bed.address(1), bed.address(0))
         .expect("link hci1 -> hci0");
-    assert!(up.wait_for_count(&h, 1, LONG).unwrap());
+    let seen = up.wait_for_count(&h, 1, LONG).unwrap();
+    assert!(
+        seen,
+        "no device_connected; links {:?}; bluetoothd says Connected = {}",
+        bed.links(0),
+        bluetoothd_connected(bed.address(0), bed.address(1))
+    );
     assert_eq!(up.take(), [bed.address(1)]);
     assert_eq!(adapter.connected_devices(), [bed.address(1)]);
     drop(link);
