@@ -248,13 +248,14 @@ impl DeviceDiscoveryAgent {
 
 /// On the helper thread: one discovery session, until `stop`'s sender is dropped.
 async fn discover(
-    session: bluer::Session,
+    session: Result<bluer::Session, BluezError>,
     adapter: BluetoothAddress,
     run: u64,
     emitter: RemoteEmitter<(u64, Event)>,
     mut stop: watch::Receiver<()>,
 ) {
     let setup = async {
+        let session = session?;
         let adapter = bluez::adapter(&session, adapter).await?;
         let events = adapter.discover_devices_with_changes().await?;
         Ok::<_, BluezError>((adapter, events))

@@ -287,13 +287,14 @@ impl LocalDevice {
 /// device's `Connected` property (devices added later too), sends the state read after
 /// subscribing through `ready`, then reports changes until `stop`'s sender is dropped.
 async fn watch_adapter(
-    session: bluer::Session,
+    session: Result<bluer::Session, BluezError>,
     address: BluetoothAddress,
     emitter: RemoteEmitter<Event>,
     stop: watch::Receiver<()>,
     ready: std::sync::mpsc::SyncSender<Result<Snapshot, BluezError>>,
 ) {
     let setup = async {
+        let session = session?;
         let adapter = bluez::adapter(&session, address).await?;
         let events = adapter.events().await?;
         let mut devices = Vec::new();

@@ -307,11 +307,34 @@ fn bluetoothd_stopped_mid_session() {
 #[test]
 fn without_bluetoothd_calls_fail_clearly() {
     let started = Instant::now();
-    match LocalDevice::all_devices() {
-        Err(BluezError::NotRunning) | Err(BluezError::NoSystemBus(_)) => {}
+    let absent = match LocalDevice::all_devices() {
+        Err(BluezError::NotRunning) | Err(BluezError::NoSystemBus(_)) => true,
         // A developer's machine with a real bluetoothd.
-        Ok(_) => {}
+        Ok(_) => false,
         Err(e) => panic!("unexpected error: {e}"),
-    }
+    };
     assert!(started.elapsed() < CALL_TIMEOUT + Duration::from_secs(2));
+    if !absent {
+        return;
+    }
+    // The objects that watch bluetoothd say so too: an error, not silence.
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let any = sigloop_bluetooth::BluetoothAddress::ANY;
+    assert!(matches!(
+        LocalDevice::new(&h, any),
+        Err(BluezError::NotRunning) | Err(BluezError::NoSystemBus(_))
+    ));
+    let agent = DeviceDiscoveryAgent::new(&h, any);
+    let errors = SignalSpy::new(agent.error_occurred());
+    let finished = SignalSpy::new(agent.finished());
+    agent.set_discovery_timeout(Duration::from_secs(30));
+    agent.start();
+    assert!(errors.wait_for_count(&h, 1, CALL_TIMEOUT).unwrap());
+    assert!(matches!(
+        agent.error(),
+        Some(BluezError::NotRunning) | Some(BluezError::NoSystemBus(_))
+    ));
+    assert!(!agent.is_active());
+    assert_eq!(finished.count(), 0);
 }

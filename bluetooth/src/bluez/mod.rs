@@ -117,18 +117,16 @@ where
 }
 
 /// Runs a long-lived task (an event watch) on the helper thread, without the call
-/// timeout; it gets the session, or ends at once if there is none.
+/// timeout; it gets the session, or why there is none, to report as it sees fit.
 pub(crate) fn watch<F, Fut>(f: F) -> Result<(), BluezError>
 where
-    F: FnOnce(bluer::Session) -> Fut + Send + 'static,
+    F: FnOnce(Result<bluer::Session, BluezError>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let helper = helper()?;
     let cell = helper.session.clone();
     helper.runtime.spawn(async move {
-        if let Ok(session) = session(&cell).await {
-            f(session).await;
-        }
+        f(session(&cell).await).await;
     });
     Ok(())
 }
