@@ -9,21 +9,12 @@ use std::time::{Duration, Instant};
 
 use sigloop_bluetooth::bluez::{BluezError, CALL_TIMEOUT};
 use sigloop_bluetooth::testbed::Testbed;
-use sigloop_bluetooth::uuids::Uuid;
 use sigloop_bluetooth::{
     BluetoothServer, DeviceDiscoveryAgent, HostMode, LocalDevice, Protocol, ServerError,
     ServiceDiscoveryAgent,
 };
 use sigloop_core::{EventLoop, SignalSpy};
-use util::{collect, connected_pair, LONG};
-
-fn fresh_uuid(tag: u16) -> Uuid {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    Uuid::from_u128((nanos << 16) | u128::from(tag))
-}
+use util::{collect, connected_pair, fresh_uuid, LONG};
 
 #[test]
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]

@@ -14,16 +14,7 @@ use sigloop_bluetooth::{
     BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol, ServiceInfo,
 };
 use sigloop_core::{EventLoop, LoopHandle, SocketError, SocketState};
-use util::{collect, record, LONG};
-
-/// A UUID of this test run's own, so no record left by another test can match.
-fn fresh_uuid(tag: u16) -> Uuid {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    Uuid::from_u128((nanos << 16) | u128::from(tag))
-}
+use util::{collect, fresh_uuid, record, LONG};
 
 fn search(
     h: &LoopHandle,

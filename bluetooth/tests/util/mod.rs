@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::uuids::Uuid;
 use sigloop_bluetooth::{BluetoothServer, BluetoothSocket, Protocol};
 use sigloop_core::{AbstractSocket, LoopHandle, SocketState};
 
@@ -112,4 +113,13 @@ pub fn record(socket: &AbstractSocket) -> Rc<RefCell<Vec<String>>> {
         .error_occurred()
         .connect(move |e| l.borrow_mut().push(format!("error:{e:?}")));
     log
+}
+
+/// A UUID of this test run's own, so no record left by another test can match.
+pub fn fresh_uuid(tag: u16) -> Uuid {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    Uuid::from_u128((nanos << 16) | u128::from(tag))
 }
