@@ -27,10 +27,12 @@ fn next_id() -> NonZeroU64 {
 /// emissions in progress iterate over.
 struct Slot<T> {
     id: NonZeroU64,
-    /// The closure; `None` once disconnected. Mutably borrowed exactly while it runs: a
-    /// nested emission that finds it borrowed skips it, and a disconnect meanwhile leaves
-    /// the dropping to the running call.
-    func: RefCell<Option<SlotFn<T>>>,
+    /// The closure. Mutably borrowed exactly while it runs: a nested emission that finds
+    /// it borrowed skips it. Disconnecting swaps in a no-op closure (a zero-sized `Box`,
+    /// so no allocation) and drops the user's, so an emission in progress that reaches
+    /// this slot later calls nothing, and the emission needs no "connected" test per slot.
+    /// A slot disconnected while it runs is silenced by that run when it returns.
+    func: RefCell<SlotFn<T>>,
     connected: Cell<bool>,
     /// Liveness of the receiver this slot is bound to, if any.
     receiver: Option<Weak<dyn Any>>,
@@ -47,9 +49,14 @@ impl<T> Slot<T> {
 type SlotList<T> = Rc<Vec<Rc<Slot<T>>>>;
 
 pub(crate) struct Shared<T> {
-    /// Copy-on-write: an emission clones the `Rc` and iterates over that snapshot with no
-    /// borrow held; a change made while a snapshot is out copies the `Vec` (of `Rc`s).
-    slots: RefCell<SlotList<T>>,
+    /// The connected slots; `None` when there are none. Copy-on-write: an emission
+    /// clones the `Rc` and iterates over that snapshot with nothing borrowed; a change
+    /// made while a snapshot is out copies the `Vec` (of `Rc`s).
+    ///
+    /// A `Cell`, not a `RefCell`: every access takes the list out and puts it back with
+    /// no user code in between (see [`Shared::edit`]), which costs an emission fewer
+    /// instructions than a borrow flag.
+    slots: Cell<Option<SlotList<T>>>,
     blocked: Cell<bool>,
 }
 
@@ -106,7 +113,7 @@ impl<T: 'static> Default for Signal<T> {
 impl<T: 'static> fmt::Debug for Signal<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signal")
-            .field("slots", &self.shared.slots.borrow().len())
+            .field("slots", &self.shared.len())
             .field("blocked", &self.shared.blocked.get())
             .finish()
     }
@@ -117,7 +124,7 @@ impl<T: 'static> Signal<T> {
     pub fn new() -> Self {
         Signal {
             shared: Rc::new(Shared {
-                slots: RefCell::new(Rc::new(Vec::new())),
+                slots: Cell::new(None),
                 blocked: Cell::new(false),
             }),
         }
@@ -133,14 +140,10 @@ impl<T: 'static> Signal<T> {
         if shared.blocked.get() {
             return;
         }
-        let snapshot = {
-            let list = shared.slots.borrow();
-            if list.is_empty() {
-                return;
-            }
-            Rc::clone(&list)
+        let Some(list) = shared.slots.take() else {
+            return;
         };
-        call_slots(&snapshot, args);
+        emit_to(shared, list, args);
     }
 
     /// Connects `slot`; it is called on every emission until disconnected (Qt's
@@ -243,11 +246,13 @@ impl<T: 'static> Signal<T> {
         let id = next_id();
         let slot = Rc::new(Slot {
             id,
-            func: RefCell::new(Some(func)),
+            func: RefCell::new(func),
             connected: Cell::new(true),
             receiver,
         });
-        Rc::make_mut(&mut *self.shared.slots.borrow_mut()).push(slot);
+        self.shared.edit(|list| {
+            Rc::make_mut(list.get_or_insert_with(Default::default)).push(slot);
+        });
         Connection::from_id(id)
     }
 
@@ -259,15 +264,11 @@ impl<T: 'static> Signal<T> {
 
     /// Disconnects every slot.
     pub fn disconnect_all(&self) {
-        let old = std::mem::replace(&mut *self.shared.slots.borrow_mut(), Rc::new(Vec::new()));
-        // Dropped with no borrow held: a closure's drop may run user code.
-        let funcs: Vec<_> = old
-            .iter()
-            .map(|s| {
-                s.connected.set(false);
-                take_unless_running(s)
-            })
-            .collect();
+        let Some(old) = self.shared.slots.take() else {
+            return;
+        };
+        // The list is already empty when user code (a closure's drop) first runs.
+        let funcs: Vec<_> = old.iter().map(|s| silence(s)).collect();
         drop(funcs);
         drop(old);
     }
@@ -277,18 +278,17 @@ impl<T: 'static> Signal<T> {
     /// is not connected.
     pub fn is_connected(&self, connection: Connection) -> bool {
         self.shared.prune();
-        self.shared
-            .slots
-            .borrow()
-            .binary_search_by_key(&connection.id(), |s| s.id)
-            .is_ok()
+        self.shared.edit(|list| {
+            list.as_ref()
+                .is_some_and(|l| l.binary_search_by_key(&connection.id(), |s| s.id).is_ok())
+        })
     }
 
     /// The number of connected slots (Qt's `QObject::receivers`), not counting slots whose
     /// receiver was dropped.
     pub fn receiver_count(&self) -> usize {
         self.shared.prune();
-        self.shared.slots.borrow().len()
+        self.shared.len()
     }
 
     /// Blocks or unblocks the signal and returns the previous state (Qt's
@@ -324,64 +324,97 @@ impl<T: 'static> Signal<T> {
 }
 
 impl<T> Shared<T> {
+    /// Runs `f` on the slot list, taken out of its cell and put back after. `f` must not
+    /// run user code (drop no closure, call no slot): the signal looks empty meanwhile.
+    #[inline]
+    fn edit<R>(&self, f: impl FnOnce(&mut Option<SlotList<T>>) -> R) -> R {
+        let mut list = self.slots.take();
+        let r = f(&mut list);
+        if list.as_ref().is_some_and(|l| l.is_empty()) {
+            list = None;
+        }
+        self.slots.set(list);
+        r
+    }
+
+    fn len(&self) -> usize {
+        self.edit(|list| list.as_ref().map_or(0, |l| l.len()))
+    }
+
     fn remove(&self, id: NonZeroU64) -> bool {
-        let slot = {
-            let mut list = self.slots.borrow_mut();
-            let Ok(pos) = list.binary_search_by_key(&id, |s| s.id) else {
-                return false;
-            };
-            Rc::make_mut(&mut *list).remove(pos)
+        let removed = self.edit(|list| {
+            let l = list.as_mut()?;
+            let pos = l.binary_search_by_key(&id, |s| s.id).ok()?;
+            Some(Rc::make_mut(l).remove(pos))
+        });
+        let Some(slot) = removed else {
+            return false;
         };
-        slot.connected.set(false);
-        // A slot that is running keeps its closure until it returns; `call_slots` drops it.
-        drop(take_unless_running(&slot));
+        // Dropped here, with the list back in place: a closure's drop may run user code.
+        drop(silence(&slot));
+        drop(slot);
         true
     }
 
     /// Drops connections whose receiver is gone.
     fn prune(&self) {
-        let dead: Vec<NonZeroU64> = self
-            .slots
-            .borrow()
-            .iter()
-            .filter(|s| s.receiver_gone())
-            .map(|s| s.id)
-            .collect();
+        let dead: Vec<NonZeroU64> = self.edit(|list| {
+            list.iter()
+                .flat_map(|l| l.iter())
+                .filter(|s| s.receiver_gone())
+                .map(|s| s.id)
+                .collect()
+        });
         for id in dead {
             self.remove(id);
         }
     }
 }
 
-/// Calls each slot of an emission's snapshot (kept out of line so that `emit` to no slot,
-/// or to a blocked signal, is a couple of inlined loads).
-fn call_slots<T>(snapshot: &[Rc<Slot<T>>], args: &T) {
-    for slot in snapshot {
-        // Borrowed: running further up the stack (a slot never runs inside itself).
-        // `None`: disconnected. A slot bound to a dropped receiver returns at once (its
-        // closure fails to upgrade) and is removed by the next `receiver_count`,
-        // `is_connected` or `disconnect`. The borrow is the slot's own "running" mark,
-        // not a borrow of anything user code can reach: every other use of it is a
-        // `try_borrow_mut` that gives way.
-        let Ok(mut func) = slot.func.try_borrow_mut() else {
-            continue;
-        };
-        if let Some(f) = func.as_mut() {
-            f(args);
-        }
-        if !slot.connected.get() {
-            // Disconnected while it ran: drop the closure now, with no borrow held.
-            let f = func.take();
-            drop(func);
-            drop(f);
+/// The part of an emission that calls slots. `emit` keeps its test for "no slot" or
+/// "blocked" apart from this, so that those cases cost a few inlined instructions even
+/// where the optimiser keeps this part out of line. `list` is the slot list just taken
+/// out of `shared.slots`.
+#[inline]
+fn emit_to<T>(shared: &Shared<T>, list: SlotList<T>, args: &T) {
+    let snapshot = Rc::clone(&list);
+    // The cell is still the `None` `take` left (nothing ran in between), so there is
+    // nothing to drop; `set` would test for it.
+    let empty = shared.slots.replace(Some(list));
+    debug_assert!(empty.is_none());
+    std::mem::forget(empty);
+    for slot in snapshot.iter() {
+        // Borrowed: running further up the stack (a slot never runs inside itself). A
+        // disconnected slot holds a no-op. A slot bound to a dropped receiver returns at
+        // once (its closure fails to upgrade) and is removed by the next
+        // `receiver_count`, `is_connected` or `disconnect`. The borrow is the slot's own
+        // "running" mark, not a borrow of anything user code can reach: every other use
+        // of it is a `try_borrow_mut` that gives way.
+        if let Ok(mut func) = slot.func.try_borrow_mut() {
+            func(args);
+            if !slot.connected.get() {
+                // Disconnected while it ran: silence it now, and drop the user's closure
+                // with no borrow held.
+                let user = std::mem::replace(&mut *func, noop());
+                drop(func);
+                drop(user);
+            }
         }
     }
 }
 
-/// Takes a slot's closure out unless the slot is running (the running call then drops
-/// it when it returns).
-fn take_unless_running<T>(slot: &Slot<T>) -> Option<SlotFn<T>> {
-    slot.func.try_borrow_mut().ok().and_then(|mut f| f.take())
+/// Swaps a removed slot's closure for a no-op and returns the user's closure, for the
+/// caller to drop with nothing borrowed. A running slot keeps its closure (`None`) until
+/// its call returns: the emission running it then sees `connected` cleared and silences it.
+fn silence<T>(slot: &Slot<T>) -> Option<SlotFn<T>> {
+    slot.connected.set(false);
+    let mut func = slot.func.try_borrow_mut().ok()?;
+    Some(std::mem::replace(&mut *func, noop()))
+}
+
+/// The closure of a disconnected slot: zero-sized, so boxing it allocates nothing.
+fn noop<T>() -> SlotFn<T> {
+    Box::new(|_: &T| {})
 }
 
 /// What guards need from a signal without knowing its argument type.
@@ -445,6 +478,10 @@ impl<T> Drop for QueuedHook<T> {
 mod tests {
     use super::*;
 
+    fn list_ptr<T>(sig: &Signal<T>) -> Option<*const Vec<Rc<Slot<T>>>> {
+        sig.shared.edit(|list| list.as_ref().map(Rc::as_ptr))
+    }
+
     #[test]
     fn changes_during_an_emission_copy_the_list_instead_of_mutating_the_snapshot() {
         let sig = Rc::new(Signal::<()>::new());
@@ -452,17 +489,17 @@ mod tests {
         let lens = Rc::new(RefCell::new(Vec::new()));
         let l = lens.clone();
         sig.connect(move |()| {
-            let before = Rc::as_ptr(&s.shared.slots.borrow());
+            let before = list_ptr(&s);
             s.connect(|()| {});
-            let after = Rc::as_ptr(&s.shared.slots.borrow());
+            let after = list_ptr(&s);
             l.borrow_mut().push(before != after);
         });
         sig.emit(&());
         assert_eq!(*lens.borrow(), [true], "copied while a snapshot was out");
         // No emission in progress: changes happen in place.
-        let before = Rc::as_ptr(&sig.shared.slots.borrow());
+        let before = list_ptr(&sig);
         sig.connect(|()| {});
-        assert_eq!(before, Rc::as_ptr(&sig.shared.slots.borrow()));
+        assert_eq!(before, list_ptr(&sig));
     }
 
     #[test]
@@ -470,7 +507,9 @@ mod tests {
         let sig = Signal::<()>::new();
         let ids: Vec<_> = (0..5).map(|_| sig.connect(|()| {}).id()).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        let list = sig.shared.slots.borrow();
-        assert!(list.windows(2).all(|w| w[0].id < w[1].id));
+        let ids_in_list: Vec<_> = sig
+            .shared
+            .edit(|list| list.iter().flat_map(|l| l.iter()).map(|s| s.id).collect());
+        assert_eq!(ids_in_list, ids);
     }
 }
