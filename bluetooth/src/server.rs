@@ -12,7 +12,7 @@ use crate::bluez::{BluezError, ServiceRegistration};
 use crate::port::valid_port;
 use crate::sys;
 use crate::uuids::service_class;
-use crate::{BluetoothAddress, BluetoothSocket, Protocol, SecurityFlags, ServiceInfo};
+use crate::{BluetoothAddress, BluetoothSocket, L2capMode, Protocol, SecurityFlags, ServiceInfo};
 
 /// Why a server could not listen or accept (Qt's `QBluetoothServer::Error`; Qt's
 /// `NoError` is `None` from [`BluetoothServer::error`]).
@@ -89,6 +89,7 @@ fn server_error(e: &std::io::Error) -> ServerError {
 struct State {
     error: Cell<Option<ServerError>>,
     security: Cell<SecurityFlags>,
+    l2cap_mode: Cell<L2capMode>,
     error_occurred: Signal<ServerError>,
     /// The record published by `listen_uuid`, removed by `close`.
     registration: RefCell<Option<ServiceRegistration>>,
@@ -152,6 +153,7 @@ impl BluetoothServer {
         let state = Rc::new(State {
             error: Cell::new(None),
             security: Cell::new(SecurityFlags::AUTHORIZATION),
+            l2cap_mode: Cell::new(L2capMode::Basic),
             error_occurred: Signal::new(),
             registration: RefCell::new(None),
         });
@@ -212,6 +214,10 @@ impl BluetoothServer {
             }
         }
         sys::set_security_level(fd.as_fd(), self.state.security.get().to_level()).map_err(io)?;
+        if self.protocol == Protocol::L2cap {
+            sys::apply_l2cap_settings(fd.as_fd(), 0, self.state.l2cap_mode.get().to_raw())
+                .map_err(io)?;
+        }
         sys::bind(fd.as_fd(), self.protocol, address, port).map_err(io)?;
         let backlog = i32::try_from(self.server.max_pending_connections()).unwrap_or(i32::MAX);
         rustix::net::listen(&fd, backlog).map_err(|e| server_error(&e.into()))?;
@@ -300,6 +306,19 @@ impl BluetoothServer {
     /// listening (Qt: `serverPort`).
     pub fn server_port(&self) -> u16 {
         self.name().map_or(0, |n| n.1)
+    }
+
+    /// The L2CAP channel mode asked of incoming connections, applied at the next
+    /// `listen`; accepted sockets inherit it (default [`L2capMode::Basic`], as Qt). A
+    /// client must ask for the same mode. No effect on RFCOMM.
+    pub fn set_l2cap_mode(&self, mode: L2capMode) {
+        self.state.l2cap_mode.set(mode);
+    }
+
+    /// The L2CAP mode asked of clients (see [`set_l2cap_mode`](Self::set_l2cap_mode));
+    /// `None` for an RFCOMM server.
+    pub fn l2cap_mode(&self) -> Option<L2capMode> {
+        (self.protocol == Protocol::L2cap).then(|| self.state.l2cap_mode.get())
     }
 
     /// Security asked of incoming connections, applied at the next `listen` (Qt:

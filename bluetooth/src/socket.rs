@@ -11,6 +11,7 @@ use sigloop_core::{
 };
 use uuid::Uuid;
 
+use crate::l2cap_mode::L2capMode;
 use crate::port::valid_port;
 use crate::sdp::ServiceSearch;
 use crate::sys::{self, L2capOptions};
@@ -27,6 +28,8 @@ struct Settings {
     local_adapter: Cell<BluetoothAddress>,
     /// Incoming MTU asked for on L2CAP (0: the kernel's default, 672).
     l2cap_imtu: Cell<u16>,
+    /// L2CAP channel mode asked for.
+    l2cap_mode: Cell<L2capMode>,
     /// The SDP search of a connect by UUID, while the socket is in `ServiceLookup`.
     lookup: RefCell<Option<ServiceSearch>>,
 }
@@ -128,6 +131,7 @@ impl BluetoothSocket {
                 security: Cell::new(SecurityFlags::AUTHORIZATION),
                 local_adapter: Cell::new(BluetoothAddress::ANY),
                 l2cap_imtu: Cell::new(0),
+                l2cap_mode: Cell::new(L2capMode::Basic),
                 lookup: RefCell::new(None),
             }),
         };
@@ -206,6 +210,28 @@ impl BluetoothSocket {
     /// keeps the kernel's default (672). No effect on RFCOMM.
     pub fn set_l2cap_mtu(&self, imtu: u16) {
         self.settings.l2cap_imtu.set(imtu);
+    }
+
+    /// Asks for an L2CAP channel mode for the next connect (default
+    /// [`L2capMode::Basic`], as Qt). [`L2capMode::Ertm`] makes bulk transfers lossless
+    /// when the peer reads slowly; the server must ask for it too
+    /// ([`BluetoothServer::set_l2cap_mode`](crate::BluetoothServer::set_l2cap_mode)),
+    /// or the kernel settles on basic mode (see [`l2cap_mode`](Self::l2cap_mode)). No
+    /// effect on RFCOMM, which has flow control of its own.
+    pub fn set_l2cap_mode(&self, mode: L2capMode) {
+        self.settings.l2cap_mode.set(mode);
+    }
+
+    /// The mode of the L2CAP connection as negotiated, from `L2CAP_OPTIONS`; before a
+    /// connection, the mode asked for. `None` for RFCOMM.
+    pub fn l2cap_mode(&self) -> Option<L2capMode> {
+        if self.settings.protocol != Protocol::L2cap {
+            return None;
+        }
+        match self.with_fd(sys::l2cap_options).and_then(Result::ok) {
+            Some(o) if self.state() == SocketState::Connected => L2capMode::from_raw(o.mode),
+            _ => Some(self.settings.l2cap_mode.get()),
+        }
     }
 
     /// The L2CAP MTUs of the connection, `(outgoing, incoming)`, from `L2CAP_OPTIONS`;
@@ -373,11 +399,13 @@ impl BluetoothSocket {
             sys::bind(fd.as_fd(), protocol, adapter, 0).map_err(os)?;
         }
         sys::set_security_level(fd.as_fd(), self.settings.security.get().to_level()).map_err(os)?;
-        let imtu = self.settings.l2cap_imtu.get();
-        if protocol == Protocol::L2cap && imtu > 0 {
-            let mut options = sys::l2cap_options(fd.as_fd()).map_err(os)?;
-            options.imtu = imtu;
-            sys::set_l2cap_options(fd.as_fd(), &options).map_err(os)?;
+        if protocol == Protocol::L2cap {
+            sys::apply_l2cap_settings(
+                fd.as_fd(),
+                self.settings.l2cap_imtu.get(),
+                self.settings.l2cap_mode.get().to_raw(),
+            )
+            .map_err(os)?;
         }
         Ok(())
     }

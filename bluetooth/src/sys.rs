@@ -278,6 +278,23 @@ pub(crate) fn set_l2cap_options(fd: BorrowedFd<'_>, options: &L2capOptions) -> i
     setsockopt(fd, SOL_L2CAP, L2CAP_OPTIONS, options)
 }
 
+/// Sets the incoming MTU (unless 0: the kernel's default) and the channel mode (a raw
+/// `L2CAP_MODE_*`) of an L2CAP socket before connect or listen; changes nothing when
+/// both are already as asked.
+pub(crate) fn apply_l2cap_settings(fd: BorrowedFd<'_>, imtu: u16, mode: u8) -> io::Result<()> {
+    let mut options = l2cap_options(fd)?;
+    let wanted = L2capOptions {
+        imtu: if imtu > 0 { imtu } else { options.imtu },
+        mode,
+        ..options
+    };
+    if wanted != options {
+        options = wanted;
+        set_l2cap_options(fd, &options)?;
+    }
+    Ok(())
+}
+
 /// Whether the kernel has handed everything written on `fd` to the controller: for
 /// Bluetooth sockets `TIOCOUTQ` answers the free send space (`sk_sndbuf` minus the
 /// memory still held by unsent data), so everything is out when it equals `SO_SNDBUF`.

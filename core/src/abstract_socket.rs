@@ -344,6 +344,7 @@ impl AbstractSocket {
                     true
                 } else {
                     let err = (self.inner.error_mapping.get())(&e);
+                    close_off_thread(Rc::new(fd), &self.inner.event_loop);
                     self.inner.fail_connect(err, &e.to_string());
                     return Err(err);
                 }
@@ -871,6 +872,10 @@ impl Inner {
             Ok(Err(errno)) => Err(io::Error::from(errno)),
             Err(e) => Err(io::Error::from(e)),
         };
+        // Let go of this clone before a failure closes the fd: `close_off_thread` can
+        // hand the fd to its thread only while it holds the last reference, and would
+        // otherwise leave the close to this thread.
+        drop(fd);
         match outcome {
             Ok(true) => {
                 self.set_state(SocketState::Connected);
@@ -908,7 +913,7 @@ impl Inner {
         let io = self.io.borrow_mut().take();
         if let Some(Io { fd, notifier }) = io {
             drop(notifier);
-            close_off_thread(fd);
+            close_off_thread(fd, &self.event_loop);
         }
         self.set_error(error, message);
         self.signals.error_occurred.emit(&error);
@@ -1309,21 +1314,75 @@ impl Inner {
 
 /// Closes the fd of a failed connect on a short-lived helper thread.
 ///
-/// Some kernels block in `close()` there: on Linux 6.1 an L2CAP socket whose connect
-/// failed with a page timeout (`EHOSTDOWN`) never returned from `close()` in the test bed.
-/// The loop thread must not hang on that; a helper thread that does leaks only itself.
-fn close_off_thread(fd: Rc<OwnedFd>) {
-    match Rc::try_unwrap(fd) {
-        Ok(fd) => {
-            let spawned = std::thread::Builder::new()
-                .name("sigloop-close".into())
-                .spawn(move || drop(fd));
-            if let Err(e) = spawned {
-                log::warn!("could not start a thread to close a failed socket: {e}");
+/// Some kernels fail in `close()` there: on Debian's Linux 6.1, releasing an L2CAP
+/// socket whose connect ended in a page timeout (`EHOSTDOWN`) hits a kernel BUG (list
+/// corruption in `hci_chan_del`), and the thread that closed it never comes back. The
+/// loop thread must not be that thread; a helper thread that is leaks only itself.
+fn close_off_thread(fd: Rc<OwnedFd>, event_loop: &WeakLoopHandle) {
+    PendingClose {
+        fd: Some(fd),
+        event_loop: event_loop.clone(),
+        attempts: CLOSE_ATTEMPTS,
+    }
+    .attempt();
+}
+
+/// How many loop iterations a failed connect's fd may wait for its other holders (the
+/// notifier's activation still running when the connect failed) before it is closed on
+/// the loop thread after all.
+const CLOSE_ATTEMPTS: u32 = 8;
+
+/// A failed connect's fd on its way to a closing thread. Dropped before it got there
+/// (its loop went away with the retry still queued), it makes one last attempt.
+struct PendingClose {
+    fd: Option<Rc<OwnedFd>>,
+    event_loop: WeakLoopHandle,
+    attempts: u32,
+}
+
+impl PendingClose {
+    fn attempt(mut self) {
+        let Some(fd) = self.fd.take() else { return };
+        match Rc::try_unwrap(fd) {
+            Ok(fd) => spawn_close(fd),
+            // Someone else still holds it: look again on the next iteration.
+            Err(fd) if self.attempts > 0 => {
+                let retry = PendingClose {
+                    fd: Some(fd),
+                    event_loop: self.event_loop.clone(),
+                    attempts: self.attempts - 1,
+                };
+                // If the loop is gone, the retry is dropped at once: its `Drop` tries.
+                self.event_loop.post(move || retry.attempt());
+            }
+            Err(fd) => {
+                log::warn!("a failed socket is closed on the loop thread: still shared");
+                drop(fd);
             }
         }
-        // Someone else holds it (a `with_fd` caller): it closes when they let go.
-        Err(fd) => drop(fd),
+    }
+}
+
+impl Drop for PendingClose {
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            match Rc::try_unwrap(fd) {
+                Ok(fd) => spawn_close(fd),
+                Err(fd) => {
+                    log::warn!("a failed socket is closed on the loop thread: still shared");
+                    drop(fd);
+                }
+            }
+        }
+    }
+}
+
+fn spawn_close(fd: OwnedFd) {
+    let spawned = std::thread::Builder::new()
+        .name("sigloop-close".into())
+        .spawn(move || drop(fd));
+    if let Err(e) = spawned {
+        log::warn!("could not start a thread to close a failed socket: {e}");
     }
 }
 

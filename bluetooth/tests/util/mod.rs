@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::uuids::Uuid;
-use sigloop_bluetooth::{BluetoothServer, BluetoothSocket, Protocol};
+use sigloop_bluetooth::{BluetoothServer, BluetoothSocket, L2capMode, Protocol};
 use sigloop_core::{AbstractSocket, LoopHandle, SocketState};
 
 pub const LONG: Duration = Duration::from_secs(30);
@@ -19,10 +19,23 @@ pub fn connected_pair(
     bed: &Testbed,
     protocol: Protocol,
     port: u16,
+    pair: (usize, usize),
+) -> (BluetoothSocket, BluetoothSocket, BluetoothServer) {
+    connected_pair_in_mode(h, bed, protocol, L2capMode::Basic, port, pair)
+}
+
+/// As [`connected_pair`], with both ends asking for the L2CAP channel `mode`.
+pub fn connected_pair_in_mode(
+    h: &LoopHandle,
+    bed: &Testbed,
+    protocol: Protocol,
+    mode: L2capMode,
+    port: u16,
     (server_hci, client_hci): (usize, usize),
 ) -> (BluetoothSocket, BluetoothSocket, BluetoothServer) {
     bed.settle(server_hci, client_hci);
     let server = BluetoothServer::new(h, protocol);
+    server.set_l2cap_mode(mode);
     assert!(
         server.listen(bed.address(server_hci), port),
         "listen: {:?}",
@@ -30,6 +43,7 @@ pub fn connected_pair(
     );
     let client = BluetoothSocket::new(h, protocol);
     client.set_local_adapter(bed.address(client_hci));
+    client.set_l2cap_mode(mode);
     client
         .connect_to_service(bed.address(server_hci), port)
         .expect("connect starts");
