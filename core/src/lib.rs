@@ -61,6 +61,7 @@ mod socket_server;
 mod socket_state;
 mod spy;
 mod stream;
+mod sys;
 mod tcp;
 mod timer;
 mod unix;

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::connection::{Connection, ScopedConnection, SignalBlocker};
 use crate::event_loop::LoopHandle;
 use crate::remote::RemoteEmitter;
+use crate::sys::SnapshotList;
 
 /// A boxed slot.
 pub(crate) type SlotFn<T> = Box<dyn FnMut(&T)>;
@@ -23,8 +24,8 @@ fn next_id() -> NonZeroU64 {
     NonZeroU64::new(id).expect("connection id counter wrapped")
 }
 
-/// One connected slot. Shared (by `Rc`) between the live list and the snapshots that
-/// emissions in progress iterate over.
+/// One connected slot. Shared (by `Rc`) between the live list and the lists that
+/// emissions in progress walk, when the live list was copied meanwhile.
 struct Slot<T> {
     id: NonZeroU64,
     /// The closure. Mutably borrowed exactly while it runs: a nested emission that finds
@@ -46,17 +47,12 @@ impl<T> Slot<T> {
     }
 }
 
-type SlotList<T> = Rc<Vec<Rc<Slot<T>>>>;
-
 pub(crate) struct Shared<T> {
-    /// The connected slots; `None` when there are none. Copy-on-write: an emission
-    /// clones the `Rc` and iterates over that snapshot with nothing borrowed; a change
-    /// made while a snapshot is out copies the `Vec` (of `Rc`s).
-    ///
-    /// A `Cell`, not a `RefCell`: every access takes the list out and puts it back with
-    /// no user code in between (see [`Shared::edit`]), which costs an emission fewer
-    /// instructions than a borrow flag.
-    slots: Cell<Option<SlotList<T>>>,
+    /// The connected slots, in connection order. An emission walks the list with
+    /// nothing borrowed and no reference count touched; a change made meanwhile (a slot
+    /// connecting or disconnecting) goes to a copy, so the emission in progress walks
+    /// the list as it was when it started (see [`SnapshotList`]).
+    slots: SnapshotList<Rc<Slot<T>>>,
     blocked: Cell<bool>,
 }
 
@@ -93,8 +89,8 @@ pub(crate) struct Shared<T> {
 /// - A slot **disconnected during an emission** and not yet called is skipped; a slot
 ///   that disconnects itself finishes its current call and its closure is dropped right
 ///   after.
-/// - A slot may **drop the object that owns the signal**; the emission in progress works
-///   on its own snapshot of the slot list and finishes normally.
+/// - A slot may **drop the object that owns the signal** (its handle: the emitter holds
+///   another while it emits); the emission in progress finishes normally.
 /// - A **panicking slot** propagates the panic to the emitter; the signal stays usable and
 ///   the slot stays connected.
 ///
@@ -124,7 +120,7 @@ impl<T: 'static> Signal<T> {
     pub fn new() -> Self {
         Signal {
             shared: Rc::new(Shared {
-                slots: Cell::new(None),
+                slots: SnapshotList::new(),
                 blocked: Cell::new(false),
             }),
         }
@@ -140,10 +136,10 @@ impl<T: 'static> Signal<T> {
         if shared.blocked.get() {
             return;
         }
-        let Some(list) = shared.slots.take() else {
+        if shared.slots.is_empty() {
             return;
-        };
-        emit_to(shared, list, args);
+        }
+        emit_to(shared, args);
     }
 
     /// Connects `slot`; it is called on every emission until disconnected (Qt's
@@ -250,9 +246,7 @@ impl<T: 'static> Signal<T> {
             connected: Cell::new(true),
             receiver,
         });
-        self.shared.edit(|list| {
-            Rc::make_mut(list.get_or_insert_with(Default::default)).push(slot);
-        });
+        self.shared.slots.edit(|list| list.push(slot));
         Connection::from_id(id)
     }
 
@@ -264,9 +258,7 @@ impl<T: 'static> Signal<T> {
 
     /// Disconnects every slot.
     pub fn disconnect_all(&self) {
-        let Some(old) = self.shared.slots.take() else {
-            return;
-        };
+        let old = self.shared.slots.edit(std::mem::take);
         // The list is already empty when user code (a closure's drop) first runs.
         let funcs: Vec<_> = old.iter().map(|s| silence(s)).collect();
         drop(funcs);
@@ -278,9 +270,9 @@ impl<T: 'static> Signal<T> {
     /// is not connected.
     pub fn is_connected(&self, connection: Connection) -> bool {
         self.shared.prune();
-        self.shared.edit(|list| {
-            list.as_ref()
-                .is_some_and(|l| l.binary_search_by_key(&connection.id(), |s| s.id).is_ok())
+        self.shared.slots.with(|list| {
+            list.binary_search_by_key(&connection.id(), |s| s.id)
+                .is_ok()
         })
     }
 
@@ -324,28 +316,14 @@ impl<T: 'static> Signal<T> {
 }
 
 impl<T> Shared<T> {
-    /// Runs `f` on the slot list, taken out of its cell and put back after. `f` must not
-    /// run user code (drop no closure, call no slot): the signal looks empty meanwhile.
-    #[inline]
-    fn edit<R>(&self, f: impl FnOnce(&mut Option<SlotList<T>>) -> R) -> R {
-        let mut list = self.slots.take();
-        let r = f(&mut list);
-        if list.as_ref().is_some_and(|l| l.is_empty()) {
-            list = None;
-        }
-        self.slots.set(list);
-        r
-    }
-
     fn len(&self) -> usize {
-        self.edit(|list| list.as_ref().map_or(0, |l| l.len()))
+        self.slots.with(<[_]>::len)
     }
 
     fn remove(&self, id: NonZeroU64) -> bool {
-        let removed = self.edit(|list| {
-            let l = list.as_mut()?;
-            let pos = l.binary_search_by_key(&id, |s| s.id).ok()?;
-            Some(Rc::make_mut(l).remove(pos))
+        let removed = self.slots.edit(|list| {
+            let pos = list.binary_search_by_key(&id, |s| s.id).ok()?;
+            Some(list.remove(pos))
         });
         let Some(slot) = removed else {
             return false;
@@ -358,9 +336,8 @@ impl<T> Shared<T> {
 
     /// Drops connections whose receiver is gone.
     fn prune(&self) {
-        let dead: Vec<NonZeroU64> = self.edit(|list| {
+        let dead: Vec<NonZeroU64> = self.slots.with(|list| {
             list.iter()
-                .flat_map(|l| l.iter())
                 .filter(|s| s.receiver_gone())
                 .map(|s| s.id)
                 .collect()
@@ -373,17 +350,10 @@ impl<T> Shared<T> {
 
 /// The part of an emission that calls slots. `emit` keeps its test for "no slot" or
 /// "blocked" apart from this, so that those cases cost a few inlined instructions even
-/// where the optimiser keeps this part out of line. `list` is the slot list just taken
-/// out of `shared.slots`.
+/// where the optimiser keeps this part out of line.
 #[inline]
-fn emit_to<T>(shared: &Shared<T>, list: SlotList<T>, args: &T) {
-    let snapshot = Rc::clone(&list);
-    // The cell is still the `None` `take` left (nothing ran in between), so there is
-    // nothing to drop; `set` would test for it.
-    let empty = shared.slots.replace(Some(list));
-    debug_assert!(empty.is_none());
-    std::mem::forget(empty);
-    for slot in snapshot.iter() {
+fn emit_to<T>(shared: &Shared<T>, args: &T) {
+    shared.slots.for_each(|slot| {
         // Borrowed: running further up the stack (a slot never runs inside itself). A
         // disconnected slot holds a no-op. A slot bound to a dropped receiver returns at
         // once (its closure fails to upgrade) and is removed by the next
@@ -400,7 +370,7 @@ fn emit_to<T>(shared: &Shared<T>, list: SlotList<T>, args: &T) {
                 drop(user);
             }
         }
-    }
+    });
 }
 
 /// Swaps a removed slot's closure for a no-op and returns the user's closure, for the
@@ -478,8 +448,8 @@ impl<T> Drop for QueuedHook<T> {
 mod tests {
     use super::*;
 
-    fn list_ptr<T>(sig: &Signal<T>) -> Option<*const Vec<Rc<Slot<T>>>> {
-        sig.shared.edit(|list| list.as_ref().map(Rc::as_ptr))
+    fn list_ptr<T>(sig: &Signal<T>) -> *const Rc<Slot<T>> {
+        sig.shared.slots.with(<[_]>::as_ptr)
     }
 
     #[test]
@@ -509,7 +479,8 @@ mod tests {
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         let ids_in_list: Vec<_> = sig
             .shared
-            .edit(|list| list.iter().flat_map(|l| l.iter()).map(|s| s.id).collect());
+            .slots
+            .with(|list| list.iter().map(|s| s.id).collect());
         assert_eq!(ids_in_list, ids);
     }
 }
