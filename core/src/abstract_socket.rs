@@ -926,7 +926,6 @@ impl Inner {
         let mut out = Pull::default();
         let Some(fd) = self.fd() else { return out };
         let kind = self.kind.get();
-        let mut scratch = Vec::new();
         loop {
             let limit = self.read_limit.get();
             let available = {
@@ -955,24 +954,20 @@ impl Inner {
                     }
                     r
                 }
-                SocketKind::Packet => {
-                    if scratch.is_empty() {
-                        scratch = vec![0u8; MAX_PACKET + 1];
+                SocketKind::Packet => match recv_packet(&fd) {
+                    Ok(packet) if packet.len() > MAX_PACKET => {
+                        out.failure = Some(io::Error::from(Errno::MSGSIZE));
+                        break;
                     }
-                    match rustix::net::recv(&*fd, &mut scratch[..], RecvFlags::empty()) {
-                        Ok((n, _)) if n > MAX_PACKET => {
-                            out.failure = Some(io::Error::from(Errno::MSGSIZE));
-                            break;
+                    Ok(packet) => {
+                        let n = packet.len();
+                        if n > 0 {
+                            self.read.borrow_mut().packets.push(packet);
                         }
-                        Ok((n, _)) => {
-                            if n > 0 {
-                                self.read.borrow_mut().packets.push(scratch[..n].to_vec());
-                            }
-                            Ok(n)
-                        }
-                        Err(e) => Err(e),
+                        Ok(n)
                     }
-                }
+                    Err(e) => Err(e),
+                },
             };
             match result {
                 Ok(0) => {
@@ -1292,17 +1287,14 @@ impl Inner {
                     }
                     r
                 }
-                SocketKind::Packet => {
-                    let mut buf = vec![0u8; MAX_PACKET];
-                    let r = rustix::net::recv(fd, &mut buf[..], RecvFlags::empty()).map(|(n, _)| n);
-                    if let Ok(n) = r {
-                        if n > 0 {
-                            buf.truncate(n);
-                            read.packets.push(buf);
-                        }
+                SocketKind::Packet => recv_packet(fd).map(|mut packet| {
+                    let n = packet.len();
+                    if n > 0 {
+                        packet.truncate(MAX_PACKET);
+                        read.packets.push(packet);
                     }
-                    r
-                }
+                    n
+                }),
             };
             match r {
                 Ok(0) | Err(_) => break,
@@ -1310,6 +1302,26 @@ impl Inner {
             }
         }
     }
+}
+
+thread_local! {
+    /// The buffer packets are received into, one per thread (a loop's sockets all read on
+    /// its thread): allocated and zeroed once, not per read. Each packet is copied out at
+    /// its own size.
+    static PACKET_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Receives one packet. A packet longer than `MAX_PACKET` comes back `MAX_PACKET + 1`
+/// bytes long (the rest is discarded by the kernel), for the caller to refuse.
+fn recv_packet(fd: &OwnedFd) -> rustix::io::Result<Vec<u8>> {
+    PACKET_SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < MAX_PACKET + 1 {
+            scratch.resize(MAX_PACKET + 1, 0);
+        }
+        let (n, _) = rustix::net::recv(fd, &mut scratch[..], RecvFlags::empty())?;
+        Ok(scratch[..n].to_vec())
+    })
 }
 
 /// Closes the fd of a failed connect on a short-lived helper thread.
