@@ -118,14 +118,14 @@ fn cycles(protocol: Protocol, ports: [u16; 2], keeper_port: u16, cycles: usize) 
 
 #[test]
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
-fn rfcomm_500_connect_disconnect_cycles_keep_fd_count_flat() {
-    cycles(Protocol::Rfcomm, [21, 22], 25, 500);
+fn rfcomm_1000_connect_disconnect_cycles_keep_fd_count_flat() {
+    cycles(Protocol::Rfcomm, [21, 22], 25, 1000);
 }
 
 #[test]
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
-fn l2cap_500_connect_disconnect_cycles_keep_fd_count_flat() {
-    cycles(Protocol::L2cap, [0x1031, 0x1037], 0x1039, 500);
+fn l2cap_1000_connect_disconnect_cycles_keep_fd_count_flat() {
+    cycles(Protocol::L2cap, [0x1031, 0x1037], 0x1039, 1000);
 }
 
 /// btmgmt with its stdin kept open: at end of input it quits before the reply comes.
