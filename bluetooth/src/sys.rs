@@ -282,17 +282,16 @@ pub(crate) fn set_l2cap_options(fd: BorrowedFd<'_>, options: &L2capOptions) -> i
 /// `L2CAP_MODE_*`) of an L2CAP socket before connect or listen; changes nothing when
 /// both are already as asked.
 pub(crate) fn apply_l2cap_settings(fd: BorrowedFd<'_>, imtu: u16, mode: u8) -> io::Result<()> {
-    let mut options = l2cap_options(fd)?;
+    let options = l2cap_options(fd)?;
     let wanted = L2capOptions {
         imtu: if imtu > 0 { imtu } else { options.imtu },
         mode,
         ..options
     };
-    if wanted != options {
-        options = wanted;
-        set_l2cap_options(fd, &options)?;
+    if wanted == options {
+        return Ok(());
     }
-    Ok(())
+    set_l2cap_options(fd, &wanted)
 }
 
 /// Whether the kernel has handed everything written on `fd` to the controller: for

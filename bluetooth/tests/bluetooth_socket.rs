@@ -152,18 +152,42 @@ fn peer_close_mid_transfer(link: Link, port: u16) {
     assert_eq!(log[0], "read_channel_finished", "{log:?}");
 }
 
-fn connect_to_a_port_nobody_listens_on(link: Link, port: u16) {
-    let el = EventLoop::new().unwrap();
-    let h = el.handle();
+/// Connects a client on hci1 to `address`/`port` on `h`'s loop, expecting the connect to
+/// fail: checks the state and that the client's signals came in Qt's order for a failed
+/// connect (Connecting, the error, Unconnected), and returns the error and the client.
+fn failed_connect(
+    h: &sigloop_core::LoopHandle,
+    link: Link,
+    address: BluetoothAddress,
+    port: u16,
+    wait: Duration,
+) -> (SocketError, BluetoothSocket) {
     let bed = Testbed::from_env();
     bed.settle(0, 1);
-    let client = BluetoothSocket::new(&h, link.protocol);
+    let client = BluetoothSocket::new(h, link.protocol);
     client.set_local_adapter(bed.address(1));
     let log = record(&client);
-    client.connect_to_service(bed.address(0), port).unwrap();
-    assert!(!client.wait_for_connected(LONG));
+    client.connect_to_service(address, port).unwrap();
+    assert!(!client.wait_for_connected(wait));
     assert_eq!(client.state(), SocketState::Unconnected);
     let err = client.error().expect("an error");
+    assert_eq!(
+        *log.borrow(),
+        [
+            "state:Connecting".to_string(),
+            format!("error:{err:?}"),
+            "state:Unconnected".to_string()
+        ],
+        "{}",
+        client.error_string()
+    );
+    (err, client)
+}
+
+fn connect_to_a_port_nobody_listens_on(link: Link, port: u16) {
+    let el = EventLoop::new().unwrap();
+    let server = Testbed::from_env().address(0);
+    let (err, client) = failed_connect(&el.handle(), link, server, port, LONG);
     assert!(
         matches!(
             err,
@@ -171,14 +195,6 @@ fn connect_to_a_port_nobody_listens_on(link: Link, port: u16) {
         ),
         "{err:?}: {}",
         client.error_string()
-    );
-    assert_eq!(
-        *log.borrow(),
-        [
-            "state:Connecting".to_string(),
-            format!("error:{err:?}"),
-            "state:Unconnected".to_string()
-        ]
     );
 }
 
@@ -428,34 +444,14 @@ fn l2cap_ertm_client_to_basic_server_falls_back_to_basic() {
 /// corruption in `hci_chan_del`) when the socket is released, in the thread that closes
 /// it (ours: `sigloop-close`, never the loop's) or in `krfcommd`.
 fn connect_to_an_address_nobody_has(link: Link, port: u16) {
-    let el = EventLoop::new().unwrap();
-    let h = el.handle();
     let bed = Testbed::from_env();
-    bed.settle(0, 1);
     let nobody: BluetoothAddress = "00:AA:01:7F:7F:7F".parse().unwrap();
     assert!((0..bed.controllers()).all(|i| bed.address(i) != nobody));
-    let client = BluetoothSocket::new(&h, link.protocol);
-    client.set_local_adapter(bed.address(1));
-    let log = record(&client);
+    let el = EventLoop::new().unwrap();
     let started = Instant::now();
-    client.connect_to_service(nobody, port).unwrap();
-    assert!(!client.wait_for_connected(Duration::from_secs(60)));
+    let (err, client) = failed_connect(&el.handle(), link, nobody, port, Duration::from_secs(60));
     let took = started.elapsed();
-    assert_eq!(client.state(), SocketState::Unconnected);
-    assert_eq!(
-        client.error(),
-        Some(SocketError::HostNotFound),
-        "{}",
-        client.error_string()
-    );
-    assert_eq!(
-        *log.borrow(),
-        [
-            "state:Connecting",
-            "error:HostNotFound",
-            "state:Unconnected"
-        ]
-    );
+    assert_eq!(err, SocketError::HostNotFound, "{}", client.error_string());
     assert_eq!(client.socket_descriptor(), None);
     eprintln!("{link:?}: no device at {nobody}: HostNotFound after {took:.1?}");
 }

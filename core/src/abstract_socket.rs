@@ -1353,24 +1353,18 @@ struct PendingClose {
 }
 
 impl PendingClose {
+    /// Hands the fd over now if nothing else holds it (the drop does that), or posts
+    /// itself to look again on the next iteration.
     fn attempt(mut self) {
-        let Some(fd) = self.fd.take() else { return };
-        match Rc::try_unwrap(fd) {
-            Ok(fd) => spawn_close(fd),
-            // Someone else still holds it: look again on the next iteration.
-            Err(fd) if self.attempts > 0 => {
-                let retry = PendingClose {
-                    fd: Some(fd),
-                    event_loop: self.event_loop.clone(),
-                    attempts: self.attempts - 1,
-                };
-                // If the loop is gone, the retry is dropped at once: its `Drop` tries.
-                self.event_loop.post(move || retry.attempt());
-            }
-            Err(fd) => {
-                log::warn!("a failed socket is closed on the loop thread: still shared");
-                drop(fd);
-            }
+        let shared = self.fd.as_ref().is_some_and(|fd| Rc::strong_count(fd) > 1);
+        if shared && self.attempts > 0 {
+            let retry = PendingClose {
+                fd: self.fd.take(),
+                event_loop: self.event_loop.clone(),
+                attempts: self.attempts - 1,
+            };
+            // If the loop is gone, the retry is dropped at once: its `Drop` tries.
+            self.event_loop.post(move || retry.attempt());
         }
     }
 }

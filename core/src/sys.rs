@@ -53,25 +53,11 @@ impl<S: Clone> SnapshotList<S> {
     /// this list again; its edits do not change what this iteration walks.
     #[inline]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&S)) {
-        let outermost = !self.iterating.replace(true);
-        self.fresh.set(false);
-        let end = EndIteration {
-            list: self,
-            outermost,
-        };
-        // SAFETY: a shared read of the header, as in `is_empty`. The slice then stays
-        // valid until `end` drops: while `iterating` is set, `edit` never writes to,
-        // moves out of or frees this buffer (it is `live` until replaced, then in
-        // `retired`, which only the outermost `EndIteration` empties, after this
-        // iteration returned). Elements are only read through shared references.
-        let items: &[S] = unsafe {
-            let live = &*self.live.get();
-            std::slice::from_raw_parts(live.as_ptr(), live.len())
-        };
-        for item in items {
-            f(item);
-        }
-        drop(end);
+        self.with(|items| {
+            for item in items {
+                f(item);
+            }
+        });
     }
 
     /// Changes the live list with `f`. During an iteration the list is copied first
@@ -84,7 +70,7 @@ impl<S: Clone> SnapshotList<S> {
         // SAFETY: writes to `live` and `retired` happen only here and in
         // `EndIteration::drop`, with no reference into either held across user code:
         // `take`/`replace` move whole `Vec` headers, and the buffer an iteration walks is
-        // never written to (see `for_each`).
+        // never written to (see `with`).
         unsafe {
             let mut list = if self.iterating.get() && !self.fresh.get() {
                 let copy = (*self.live.get()).clone();
@@ -104,8 +90,9 @@ impl<S: Clone> SnapshotList<S> {
         }
     }
 
-    /// Reads the live list with `f` (`f` is called as one iteration: edits from inside it
-    /// copy the list).
+    /// Calls `f` with the live list as it is now, as one iteration: `f` may iterate and
+    /// edit this list again, and its edits do not change the slice it was given.
+    #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&[S]) -> R) -> R {
         let outermost = !self.iterating.replace(true);
         self.fresh.set(false);
@@ -113,7 +100,11 @@ impl<S: Clone> SnapshotList<S> {
             list: self,
             outermost,
         };
-        // SAFETY: as in `for_each`.
+        // SAFETY: a shared read of the header, as in `is_empty`. The slice then stays
+        // valid until `end` drops: while `iterating` is set, `edit` never writes to,
+        // moves out of or frees this buffer (it is `live` until replaced, then in
+        // `retired`, which only the outermost `EndIteration` empties, after this
+        // iteration returned). Elements are only read through shared references.
         let items: &[S] = unsafe {
             let live = &*self.live.get();
             std::slice::from_raw_parts(live.as_ptr(), live.len())
