@@ -363,14 +363,21 @@ fn emit_to<T>(shared: &Shared<T>, args: &T) {
         if let Ok(mut func) = slot.func.try_borrow_mut() {
             func(args);
             if !slot.connected.get() {
-                // Disconnected while it ran: silence it now, and drop the user's closure
-                // with no borrow held.
-                let user = std::mem::replace(&mut *func, noop());
-                drop(func);
-                drop(user);
+                silence_after_run(func);
             }
         }
     });
+}
+
+/// A slot disconnected while it ran: silences it now, and drops the user's closure with
+/// no borrow held. Out of line and cold, so that the emission loop keeps its registers
+/// for the common case.
+#[cold]
+#[inline(never)]
+fn silence_after_run<T>(mut func: std::cell::RefMut<'_, SlotFn<T>>) {
+    let user = std::mem::replace(&mut *func, noop());
+    drop(func);
+    drop(user);
 }
 
 /// Swaps a removed slot's closure for a no-op and returns the user's closure, for the

@@ -19,22 +19,30 @@ use std::fmt;
 /// one emission to the next that costs more than calling a slot.
 pub(crate) struct SnapshotList<S> {
     /// The live list. Only `edit` changes it, and only in place while no iteration is
-    /// walking its buffer (`!iterating`, or `fresh`).
+    /// walking its buffer (no iteration in progress, or `fresh`).
     live: UnsafeCell<Vec<S>>,
-    /// An iteration is in progress (on this list, at any depth).
-    iterating: Cell<bool>,
+    /// The number of iterations in progress (nested, on this thread), plus [`RETIRED`]
+    /// while `retired` holds lists. The common iteration (outermost, nothing retired)
+    /// only tests this word and stores a constant into it at each end: no value flows
+    /// from one iteration's store into the next one's, which would chain back-to-back
+    /// emissions together through memory (an increment and a decrement would).
+    depth: Cell<u32>,
     /// `live` was copied during the current outermost iteration and no iteration has
-    /// started since, so nothing walks its buffer: it may change in place.
+    /// started since, so nothing walks its buffer: it may change in place. Only ever set
+    /// together with [`RETIRED`], so it is false whenever no iteration is in progress.
     fresh: Cell<bool>,
     /// Lists replaced while iterated, dropped when the outermost iteration ends.
     retired: UnsafeCell<Vec<Vec<S>>>,
 }
 
+/// The bit of `depth` that says `retired` is not empty.
+const RETIRED: u32 = 1 << 31;
+
 impl<S: Clone> SnapshotList<S> {
     pub(crate) fn new() -> Self {
         SnapshotList {
             live: UnsafeCell::new(Vec::new()),
-            iterating: Cell::new(false),
+            depth: Cell::new(0),
             fresh: Cell::new(false),
             retired: UnsafeCell::new(Vec::new()),
         }
@@ -72,10 +80,11 @@ impl<S: Clone> SnapshotList<S> {
         // `take`/`replace` move whole `Vec` headers, and the buffer an iteration walks is
         // never written to (see `with`).
         unsafe {
-            let mut list = if self.iterating.get() && !self.fresh.get() {
+            let mut list = if self.depth.get() & !RETIRED != 0 && !self.fresh.get() {
                 let copy = (*self.live.get()).clone();
                 let old = std::mem::take(&mut *self.live.get());
                 (*self.retired.get()).push(old);
+                self.depth.set(self.depth.get() | RETIRED);
                 self.fresh.set(true);
                 copy
             } else {
@@ -94,14 +103,14 @@ impl<S: Clone> SnapshotList<S> {
     /// edit this list again, and its edits do not change the slice it was given.
     #[inline]
     pub(crate) fn with<R>(&self, f: impl FnOnce(&[S]) -> R) -> R {
-        let outermost = !self.iterating.replace(true);
-        self.fresh.set(false);
-        let end = EndIteration {
-            list: self,
-            outermost,
-        };
+        if self.depth.get() == 0 {
+            self.depth.set(1); // `fresh` is already false (see its docs)
+        } else {
+            self.begin_nested();
+        }
+        let end = EndIteration { list: self };
         // SAFETY: a shared read of the header, as in `is_empty`. The slice then stays
-        // valid until `end` drops: while `iterating` is set, `edit` never writes to,
+        // valid until `end` drops: while an iteration is in progress, `edit` never writes to,
         // moves out of or frees this buffer (it is `live` until replaced, then in
         // `retired`, which only the outermost `EndIteration` empties, after this
         // iteration returned). Elements are only read through shared references.
@@ -115,35 +124,57 @@ impl<S: Clone> SnapshotList<S> {
     }
 }
 
-/// Ends an iteration, on return or unwind. The outermost one clears the mark and drops the
-/// lists retired meanwhile (which may drop closures, so user code, with nothing borrowed).
+/// Ends an iteration, on return or unwind. The outermost one drops the lists retired
+/// meanwhile (which may drop closures, so user code, with nothing borrowed).
 struct EndIteration<'a, S> {
     list: &'a SnapshotList<S>,
-    outermost: bool,
 }
 
 impl<S> Drop for EndIteration<'_, S> {
     #[inline]
     fn drop(&mut self) {
-        if self.outermost {
-            self.list.iterating.set(false);
-            self.list.fresh.set(false);
-            // SAFETY: no iteration is in progress (this was the outermost), so nothing
-            // walks a retired buffer; the `Vec` of them is moved out before any element
-            // drop can run user code.
-            let retired = unsafe { &mut *self.list.retired.get() };
-            if !retired.is_empty() {
-                let retired = std::mem::take(retired);
-                drop(retired);
-            }
+        if self.list.depth.get() == 1 {
+            self.list.depth.set(0);
+        } else {
+            self.list.end_nested_or_retired();
         }
+    }
+}
+
+impl<S> SnapshotList<S> {
+    /// Starts an iteration inside another one.
+    #[cold]
+    #[inline(never)]
+    fn begin_nested(&self) {
+        // At most one iteration per stack frame, so the count cannot reach `RETIRED`.
+        self.depth.set(self.depth.get() + 1);
+        // It may walk the live list, so that is no longer fresh.
+        self.fresh.set(false);
+    }
+
+    /// Ends an iteration that was nested, or during which lists were retired.
+    #[cold]
+    #[inline(never)]
+    fn end_nested_or_retired(&self) {
+        let depth = self.depth.get() - 1;
+        if depth != RETIRED {
+            self.depth.set(depth); // nested: an outer iteration is still walking
+            return;
+        }
+        self.depth.set(0);
+        self.fresh.set(false);
+        // SAFETY: no iteration is in progress (this was the outermost), so nothing walks a
+        // retired buffer; the `Vec` of them is moved out before any element drop can run
+        // user code, which may iterate and edit this list again.
+        let retired = std::mem::take(unsafe { &mut *self.retired.get() });
+        drop(retired);
     }
 }
 
 impl<S> fmt::Debug for SnapshotList<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SnapshotList")
-            .field("iterating", &self.iterating.get())
+            .field("depth", &(self.depth.get() & !RETIRED))
             .finish_non_exhaustive()
     }
 }
@@ -206,7 +237,7 @@ mod tests {
             list.for_each(|_| panic!("slot panicked"));
         }));
         assert!(r.is_err());
-        assert!(!list.iterating.get());
+        assert_eq!(list.depth.get(), 0);
         let before = list.with(|v| v.as_ptr());
         list.edit(|v| v[0] = 2);
         assert_eq!(list.with(|v| v.as_ptr()), before, "in place again");
