@@ -17,7 +17,8 @@ use crate::{LoopSender, Signal};
 /// A unit of work run on the loop's thread.
 pub(crate) type Task = Box<dyn FnOnce()>;
 
-/// Work waiting for the drain phase: posted closures, notifier activations, queued slots.
+/// Work waiting for its turn in an iteration: posted closures and queued slots (`queue`),
+/// or the slots of the notifiers that the last poll found ready (`ready`).
 pub(crate) struct TaskQueue {
     tasks: RefCell<VecDeque<Task>>,
 }
@@ -40,10 +41,13 @@ impl TaskQueue {
 
 pub(crate) struct LoopInner {
     /// Borrowed only for the duration of `dispatch`, during which no user code runs: every
-    /// calloop callback of ours only records work in `queue`.
+    /// calloop callback of ours only records work in `ready`.
     calloop: RefCell<calloop::EventLoop<'static, ()>>,
     pub(crate) calloop_handle: calloop::LoopHandle<'static, ()>,
+    /// Posted work: run at the start of the next iteration, before it polls.
     pub(crate) queue: Rc<TaskQueue>,
+    /// Notifier activations recorded during the poll: run after it, in the same iteration.
+    pub(crate) ready: Rc<TaskQueue>,
     pub(crate) timers: TimerQueue,
     remote: std::sync::Arc<Remote>,
     /// Wakes the poll when work is posted from outside `process_events` (an embedding loop
@@ -144,12 +148,16 @@ impl EventLoop {
         let queue = Rc::new(TaskQueue {
             tasks: RefCell::new(VecDeque::new()),
         });
+        let ready = Rc::new(TaskQueue {
+            tasks: RefCell::new(VecDeque::new()),
+        });
         let timers = TimerQueue::new(&calloop_handle)?;
         let poll_fd = calloop.as_fd().try_clone_to_owned()?;
         let inner = Rc::new(LoopInner {
             calloop: RefCell::new(calloop),
             calloop_handle,
             queue,
+            ready,
             timers,
             remote: Remote::new(ping.clone()),
             ping,
@@ -284,56 +292,63 @@ impl LoopHandle {
             if let Some(code) = self.inner.exit_code.take() {
                 return Ok(code);
             }
-            self.process_events(None)?;
+            self.iterate(None, true)?;
         }
     }
 
-    /// Runs one iteration: waits up to `timeout` (`None`: until something happens; zero:
-    /// not at all) for fd readiness or a timer, then runs the due timers, the ready
-    /// notifiers' slots, and the work that was queued when the iteration started
-    /// (Qt's `QCoreApplication::processEvents`). Work queued meanwhile waits for the next
-    /// iteration, so a closure that reposts itself cannot starve the poll.
+    /// Runs one iteration (Qt's `QCoreApplication::processEvents`): first the work queued
+    /// before the call, then waits up to `timeout` (`None`: until something happens;
+    /// zero: not at all) for fd readiness or a timer, then runs the due timers and the
+    /// ready notifiers' slots. Work queued meanwhile runs at the start of the next
+    /// iteration, so a closure that reposts itself cannot starve the poll. If the call
+    /// ran queued work it does not wait (the work may be what its caller waits for), and
+    /// if work is left when an outermost call returns, the loop's fd is made readable, so
+    /// that a loop embedding this one calls again.
     ///
     /// # Errors
     /// Polling failed.
     pub fn process_events(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.iterate(timeout, false)
+    }
+
+    /// One iteration. `for_run`: from [`run`](Self::run)'s own loop, which waits after
+    /// running queued work (as Qt's `exec` does; only an exit request ends `run`, and
+    /// that makes the poll return at once) and calls again at once, so it needs no
+    /// wake-up for work left over. A socket's follow-up work (the `bytes_written` report
+    /// of a write made in a notifier's slot) then costs no poll of its own.
+    fn iterate(&self, timeout: Option<Duration>, for_run: bool) -> io::Result<()> {
         let inner = &*self.inner;
-        let busy = inner.queue.len() > 0
+        inner.depth.set(inner.depth.get() + 1);
+        let depth = DepthGuard(&inner.depth);
+        // What was posted before this iteration, as Qt sends posted events before it
+        // polls; what this posts waits for the next iteration.
+        let ran = run_tasks(&inner.queue, &inner.exit_code);
+        let busy = (ran > 0 && !for_run)
+            || inner.queue.len() > 0
+            || inner.ready.len() > 0
             || inner.remote.has_tasks()
             || inner.exit_code.get().is_some()
             || inner.timers.due(Instant::now());
         let timeout = if busy { Some(Duration::ZERO) } else { timeout };
-        inner.depth.set(inner.depth.get() + 1);
-        let _depth = DepthGuard(&inner.depth);
         {
             let mut calloop = inner.calloop.try_borrow_mut().map_err(|_| {
                 io::Error::other("process_events called from inside a poller callback")
             })?;
             calloop.dispatch(timeout, &mut ()).map_err(to_io)?;
         }
-        self.drain();
-        Ok(())
-    }
-
-    fn drain(&self) {
-        let inner = &*self.inner;
         inner.timers.fire_due(self);
         if inner.remote.has_tasks() {
             for task in inner.remote.take_tasks() {
                 task.run(self);
             }
         }
-        let n = inner.queue.len();
-        for _ in 0..n {
-            if inner.exit_code.get().is_some() {
-                break;
-            }
-            let Some(task) = inner.queue.pop() else {
-                break;
-            };
-            task();
-        }
+        run_tasks(&inner.ready, &inner.exit_code);
         inner.timers.rearm();
+        drop(depth);
+        if !for_run && inner.depth.get() == 0 && inner.queue.len() > 0 {
+            inner.ping.ping();
+        }
+        Ok(())
     }
 
     /// Runs the loop until `signal` is emitted, for at most `timeout`, and returns a clone
@@ -385,6 +400,22 @@ impl LoopHandle {
             self.process_events(Some(deadline - now))?;
         }
     }
+}
+
+/// Runs the tasks in `queue` now, not those they queue, and stops early on an exit
+/// request. Returns how many ran.
+fn run_tasks(queue: &TaskQueue, exit_code: &Cell<Option<i32>>) -> usize {
+    let n = queue.len();
+    for i in 0..n {
+        if exit_code.get().is_some() {
+            return i;
+        }
+        let Some(task) = queue.pop() else {
+            return i;
+        };
+        task();
+    }
+    n
 }
 
 struct DepthGuard<'a>(&'a Cell<u32>);

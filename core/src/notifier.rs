@@ -120,7 +120,7 @@ impl SocketNotifier {
         interest: Interest,
     ) -> io::Result<SocketNotifier> {
         let raw_fd = fd.as_fd().as_raw_fd();
-        let queue: Rc<TaskQueue> = event_loop.inner().queue.clone();
+        let queue: Rc<TaskQueue> = event_loop.inner().ready.clone();
         let calloop = event_loop.inner().calloop_handle.clone();
         let inner = Rc::new_cyclic(|weak: &Weak<NotifierInner>| {
             let weak = weak.clone();

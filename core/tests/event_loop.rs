@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use sigloop_core::{single_shot, EventLoop, LoopClosed, Signal, SignalSpy, Timer};
+use sigloop_core::{
+    single_shot, EventLoop, Interest, LoopClosed, Signal, SignalSpy, SocketNotifier, Timer,
+};
 
 const LONG: Duration = Duration::from_secs(10);
 
@@ -268,4 +270,58 @@ fn embedded_loop_fd_turns_readable_when_work_is_posted() {
     assert_eq!(n, 1);
     el.process_events(Some(Duration::ZERO)).unwrap();
     assert!(ran.get());
+}
+
+/// Work that a notifier's slot posts runs at the start of the next iteration, before it
+/// polls; an outer loop learns of it because the fd turns readable.
+#[test]
+fn work_posted_by_a_notifier_slot_wakes_an_embedding_loop() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
+    let notifier = SocketNotifier::new(&h, reader, Interest::READ).unwrap();
+    let ran = Rc::new(Cell::new(0));
+    let (r, h2) = (ran.clone(), h.clone());
+    notifier.activated().connect(move |_| {
+        let r = r.clone();
+        h2.post(move || r.set(r.get() + 1));
+    });
+    el.process_events(Some(Duration::ZERO)).unwrap();
+    rustix::io::write(&writer, b"x").unwrap();
+    // The notifier's slot runs and posts; the posted closure has not run yet.
+    el.process_events(Some(LONG)).unwrap();
+    assert_eq!(ran.get(), 0);
+    notifier.set_enabled(false).unwrap();
+    let mut fds = [PollFd::new(&el, PollFlags::IN)];
+    let n = poll(
+        &mut fds,
+        Some(&Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        }),
+    )
+    .unwrap();
+    assert_eq!(n, 1, "work is left, but the loop's fd is not readable");
+    el.process_events(Some(Duration::ZERO)).unwrap();
+    assert_eq!(ran.get(), 1);
+}
+
+/// A `process_events` that ran posted work does not then wait out its timeout: the work
+/// may be what the caller was waiting for.
+#[test]
+fn process_events_returns_after_running_posted_work() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    el.process_events(Some(Duration::ZERO)).unwrap();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    h.post(move || r.set(true));
+    let start = Instant::now();
+    el.process_events(Some(LONG)).unwrap();
+    assert!(ran.get());
+    assert!(
+        start.elapsed() < LONG / 2,
+        "waited {:?} after the work was done",
+        start.elapsed()
+    );
 }
