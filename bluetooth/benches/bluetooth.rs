@@ -2,9 +2,14 @@
 //! sockets, in the same run, on the BlueZ test bed (hci1 → hci0).
 //!
 //! Prints `<case> <value>`: bulk throughput in KiB/s (512 KiB one way, acknowledged by
-//! the receiver; the best of 3 rounds) and the median round trip of a 16-byte echo in ms
-//! (100 per round), for RFCOMM and L2CAP, `raw` and `sigloop`, then the ratios
-//! sigloop / raw. Rounds alternate raw and sigloop.
+//! the receiver; the best of 3 rounds, which alternate raw and sigloop) and the median
+//! round trip of a 16-byte echo in ms, for RFCOMM and L2CAP, `raw` and `sigloop`, then
+//! the ratios sigloop / raw.
+//!
+//! The round trips are interleaved: a raw and a sigloop connection are open at once on
+//! the same link, and blocks of 10 round trips alternate between them, 300 each. On the
+//! emulated link the round trip drifts by tens of percent from one connection and one
+//! boot to the next; measured in separate rounds, the ratio moved with that drift.
 //!
 //! Run: `scripts/bench-bluetooth` (builds here, runs inside the test bed).
 
@@ -20,7 +25,6 @@ use sigloop_core::EventLoop;
 
 const BULK: usize = 512 * 1024;
 const MSG: usize = 16;
-const ROUND_TRIPS: usize = 100;
 const LONG: Duration = Duration::from_secs(120);
 
 fn chunk(protocol: Protocol) -> usize {
@@ -87,23 +91,17 @@ fn raw_throughput(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
     BULK as f64 / 1024.0 / start.elapsed().as_secs_f64()
 }
 
-fn raw_rtt(bed: &Testbed, protocol: Protocol, port: u16) -> Vec<Duration> {
-    bed.settle(0, 1);
-    raw_server(protocol, bed.address(0), port, false);
-    let fd = raw_client(bed, protocol, port);
+/// One blocking round trip on `fd`.
+fn raw_round_trip(fd: &OwnedFd) -> Duration {
     let msg = [1u8; MSG];
     let mut back = [0u8; MSG];
-    let mut samples = Vec::new();
-    for _ in 0..ROUND_TRIPS {
-        let t = Instant::now();
-        rustix::io::write(&fd, &msg).unwrap();
-        let mut got = 0;
-        while got < MSG {
-            got += rustix::io::read(&fd, &mut back[got..]).unwrap();
-        }
-        samples.push(t.elapsed());
+    let t = Instant::now();
+    rustix::io::write(fd, &msg).unwrap();
+    let mut got = 0;
+    while got < MSG {
+        got += rustix::io::read(fd, &mut back[got..]).unwrap();
     }
-    samples
+    t.elapsed()
 }
 
 // ---- sigloop: one event loop per side ----
@@ -183,22 +181,44 @@ fn sigloop_throughput(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
     rate
 }
 
-fn sigloop_rtt(bed: &Testbed, protocol: Protocol, port: u16) -> Vec<Duration> {
+/// Round trips per block, and blocks per protocol, of the interleaved round trips.
+const BLOCK: usize = 10;
+const BLOCKS: usize = 30;
+
+/// Raw and sigloop round trips, interleaved in blocks over two connections open at once.
+fn interleaved_rtt(
+    bed: &Testbed,
+    protocol: Protocol,
+    raw_port: u16,
+    sigloop_port: u16,
+) -> (Vec<Duration>, Vec<Duration>) {
     bed.settle(0, 1);
-    sigloop_server(protocol, bed.address(0), port, false);
+    raw_server(protocol, bed.address(0), raw_port, false);
+    sigloop_server(protocol, bed.address(0), sigloop_port, false);
+    let fd = raw_client(bed, protocol, raw_port);
     let el = EventLoop::new().unwrap();
     let h = el.handle();
-    let s = sigloop_client(&h, bed, protocol, port);
+    let s = sigloop_client(&h, bed, protocol, sigloop_port);
+    // The client's slot: each reply ends a round trip; the next one starts at once until
+    // the block is done, then the loop returns to this function.
     let samples = Rc::new(RefCell::new(Vec::new()));
+    let in_block = Rc::new(Cell::new(0usize));
     let started = Rc::new(Cell::new(Instant::now()));
-    let (s2, smp, st, h2) = (s.clone(), samples.clone(), started.clone(), h.clone());
+    let (s2, smp, n, st, h2) = (
+        s.clone(),
+        samples.clone(),
+        in_block.clone(),
+        started.clone(),
+        h.clone(),
+    );
     let msg = [1u8; MSG];
     let mut back = [0u8; MSG];
     s.ready_read().connect(move |()| {
         while s2.bytes_available() >= MSG {
             s2.read(&mut back);
             smp.borrow_mut().push(st.get().elapsed());
-            if smp.borrow().len() == ROUND_TRIPS {
+            n.set(n.get() + 1);
+            if n.get() == BLOCK {
                 h2.quit();
                 return;
             }
@@ -206,17 +226,25 @@ fn sigloop_rtt(bed: &Testbed, protocol: Protocol, port: u16) -> Vec<Duration> {
             s2.write(&msg).unwrap();
         }
     });
-    started.set(Instant::now());
-    s.write(&msg).unwrap();
-    el.run().unwrap();
+    let mut raw_samples = Vec::new();
+    for _ in 0..BLOCKS {
+        for _ in 0..BLOCK {
+            raw_samples.push(raw_round_trip(&fd));
+        }
+        in_block.set(0);
+        started.set(Instant::now());
+        s.write(&msg).unwrap();
+        el.run().unwrap();
+    }
     s.disconnect_from_service();
     s.wait_for_disconnected(LONG);
-    samples.take()
+    drop(fd);
+    let sigloop_samples = samples.take();
+    (raw_samples, sigloop_samples)
 }
 
-/// Rounds per case. Each round runs raw then sigloop, on fresh connections, so that both
-/// see the same state of the emulated link; a case reports its best throughput and the
-/// median round trip over all its rounds' samples.
+/// Throughput rounds per case. Each round runs raw then sigloop, on fresh connections, so
+/// that both see the same state of the emulated link; a case reports its best.
 const ROUNDS: usize = 3;
 
 fn main() {
@@ -247,9 +275,10 @@ fn main() {
         for _ in 0..ROUNDS {
             raw_tp = raw_tp.max(raw_throughput(&bed, protocol, port()));
             sig_tp = sig_tp.max(sigloop_throughput(&bed, protocol, port()));
-            raw_rt.extend(raw_rtt(&bed, protocol, port()));
-            sig_rt.extend(sigloop_rtt(&bed, protocol, port()));
         }
+        let (raw, sigloop) = interleaved_rtt(&bed, protocol, port(), port());
+        raw_rt.extend(raw);
+        sig_rt.extend(sigloop);
         let (raw_rt, sig_rt) = (median_ms(raw_rt), median_ms(sig_rt));
         println!("{name}_throughput_raw_kib_s {raw_tp:.0}");
         println!("{name}_throughput_sigloop_kib_s {sig_tp:.0}");
