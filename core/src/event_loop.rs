@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use calloop::ping::{make_ping, Ping};
 
+use crate::notifier::ReadyQueue;
 use crate::remote::Remote;
 use crate::timer::TimerQueue;
 use crate::{LoopSender, Signal};
@@ -47,7 +48,7 @@ pub(crate) struct LoopInner {
     /// Posted work: run at the start of the next iteration, before it polls.
     pub(crate) queue: Rc<TaskQueue>,
     /// Notifier activations recorded during the poll: run after it, in the same iteration.
-    pub(crate) ready: Rc<TaskQueue>,
+    pub(crate) ready: Rc<ReadyQueue>,
     pub(crate) timers: TimerQueue,
     remote: std::sync::Arc<Remote>,
     /// Wakes the poll when work is posted from outside `process_events` (an embedding loop
@@ -148,9 +149,7 @@ impl EventLoop {
         let queue = Rc::new(TaskQueue {
             tasks: RefCell::new(VecDeque::new()),
         });
-        let ready = Rc::new(TaskQueue {
-            tasks: RefCell::new(VecDeque::new()),
-        });
+        let ready = Rc::new(ReadyQueue::default());
         let timers = TimerQueue::new(&calloop_handle)?;
         let poll_fd = calloop.as_fd().try_clone_to_owned()?;
         let inner = Rc::new(LoopInner {
@@ -342,7 +341,7 @@ impl LoopHandle {
                 task.run(self);
             }
         }
-        run_tasks(&inner.ready, &inner.exit_code);
+        inner.ready.run(&inner.exit_code);
         inner.timers.rearm();
         drop(depth);
         if !for_run && inner.depth.get() == 0 && inner.queue.len() > 0 {

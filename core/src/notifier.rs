@@ -1,6 +1,7 @@
 //! [`SocketNotifier`]: fd readiness as a signal.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -9,7 +10,7 @@ use std::rc::{Rc, Weak};
 use calloop::generic::Generic;
 use calloop::{Dispatcher, Mode, PostAction, RegistrationToken};
 
-use crate::event_loop::{LoopHandle, TaskQueue};
+use crate::event_loop::LoopHandle;
 use crate::Signal;
 
 /// Which readiness a [`SocketNotifier`] watches (Qt's `QSocketNotifier::Type`; one
@@ -120,7 +121,7 @@ impl SocketNotifier {
         interest: Interest,
     ) -> io::Result<SocketNotifier> {
         let raw_fd = fd.as_fd().as_raw_fd();
-        let queue: Rc<TaskQueue> = event_loop.inner().ready.clone();
+        let queue: Rc<ReadyQueue> = event_loop.inner().ready.clone();
         let calloop = event_loop.inner().calloop_handle.clone();
         let inner = Rc::new_cyclic(|weak: &Weak<NotifierInner>| {
             let weak = weak.clone();
@@ -216,7 +217,7 @@ impl SocketNotifier {
 }
 
 /// Runs inside calloop's dispatch: records readiness for the drain phase, no user code.
-fn on_ready(weak: &Weak<NotifierInner>, queue: &TaskQueue, r: calloop::Readiness) -> PostAction {
+fn on_ready(weak: &Weak<NotifierInner>, queue: &ReadyQueue, r: calloop::Readiness) -> PostAction {
     let Some(n) = weak.upgrade() else {
         return PostAction::Continue;
     };
@@ -233,9 +234,38 @@ fn on_ready(weak: &Weak<NotifierInner>, queue: &TaskQueue, r: calloop::Readiness
         error: old.error || r.error,
     });
     if !n.queued.replace(true) {
-        queue.push(Box::new(move || n.activate()));
+        queue.items.borrow_mut().push_back(n);
     }
     PostAction::Continue
+}
+
+/// The notifiers that the last poll found ready, in order, for the loop to activate after
+/// the poll. Kept as the notifiers themselves, not boxed closures: no allocation per
+/// activation.
+#[derive(Default)]
+pub(crate) struct ReadyQueue {
+    items: RefCell<VecDeque<Rc<NotifierInner>>>,
+}
+
+impl ReadyQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.items.borrow().len()
+    }
+
+    /// Activates the notifiers queued now (not those queued meanwhile, by a nested
+    /// loop's poll), and stops early on an exit request.
+    pub(crate) fn run(&self, exit_code: &Cell<Option<i32>>) {
+        let n = self.len();
+        for _ in 0..n {
+            if exit_code.get().is_some() {
+                break;
+            }
+            let Some(notifier) = self.items.borrow_mut().pop_front() else {
+                break;
+            };
+            notifier.activate();
+        }
+    }
 }
 
 impl NotifierInner {
