@@ -142,7 +142,7 @@ impl EventLoop {
         let calloop = calloop::EventLoop::try_new().map_err(to_io)?;
         let calloop_handle = calloop.handle();
         let (ping, ping_source) = make_ping()?;
-        // The ping only wakes the poll; the drain phase picks up the work.
+        // The ping only wakes the poll; the iteration picks up the work.
         calloop_handle
             .insert_source(ping_source, |(), _, _| {})
             .map_err(|e| to_io(e.error))?;

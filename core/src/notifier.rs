@@ -216,7 +216,7 @@ impl SocketNotifier {
     }
 }
 
-/// Runs inside calloop's dispatch: records readiness for the drain phase, no user code.
+/// Runs inside calloop's dispatch: records readiness for after the poll, no user code.
 fn on_ready(weak: &Weak<NotifierInner>, queue: &ReadyQueue, r: calloop::Readiness) -> PostAction {
     let Some(n) = weak.upgrade() else {
         return PostAction::Continue;

@@ -68,7 +68,7 @@ impl TimerQueue {
         let source = Generic::new(fd.clone(), Interest::READ, Mode::Level);
         handle
             .insert_source(source, |_, fd, _| {
-                // Only clears the readiness; the drain phase fires the due timers.
+                // Only clears the readiness; the iteration fires the due timers after the poll.
                 let mut buf = [0u8; 8];
                 match rustix::io::read(&**fd, &mut buf) {
                     Ok(_) | Err(rustix::io::Errno::AGAIN) => Ok(PostAction::Continue),
