@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use sigloop_core::{EventLoop, Signal};
 
+mod cases;
+use cases::{emit_once, floor_once, slot_body, Boxed};
+
 const ROUNDS: usize = 21;
 
 /// Best ns per operation over `ROUNDS` rounds of `iters` calls of `f` (each call does
@@ -35,29 +38,6 @@ fn measure(iters: u64, ops_per_call: u64, mut f: impl FnMut()) -> f64 {
         best = best.min(start.elapsed());
     }
     best.as_nanos() as f64 / (iters * ops_per_call) as f64
-}
-
-fn slot_body(acc: &Rc<Cell<u64>>) -> impl FnMut(&u64) + 'static {
-    let acc = acc.clone();
-    move |x: &u64| acc.set(acc.get().wrapping_add(*x))
-}
-
-type Boxed = Box<dyn FnMut(&u64)>;
-
-/// One call of every slot in `slots`: the floor. Kept out of line, like `emit_once`, so
-/// that both cases are compiled as a user's function would be, with the same call
-/// overhead, whatever the optimiser decides for the benchmark's own loops.
-#[inline(never)]
-fn floor_once(slots: &mut [Boxed], x: &u64) {
-    for s in slots.iter_mut() {
-        s(x);
-    }
-}
-
-/// One emission of `sig`.
-#[inline(never)]
-fn emit_once(sig: &Signal<u64>, x: &u64) {
-    sig.emit(x);
 }
 
 /// Best ns per emission to `n` slots for the floor and for a `Signal`, measured in

@@ -4,9 +4,8 @@
 //! `Vec`, the least any slot list can cost) or `emit` (a `Signal` with N slots of the
 //! same body); ITERS is the number of emissions.
 //!
-//! Each case runs through one out-of-line function, as in `benches/signals.rs`: inlined
-//! into one `main`, the two loops shared a register allocation, and the floor's count
-//! moved by 10 % with unrelated changes to the emission.
+//! Each case runs through one out-of-line function, the same as in `benches/signals.rs`
+//! (`benches/cases`).
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -14,27 +13,9 @@ use std::rc::Rc;
 
 use sigloop_core::Signal;
 
-/// A slot as the floor case stores it.
-type Boxed = Box<dyn FnMut(&u64)>;
-
-fn body(acc: &Rc<Cell<u64>>) -> impl FnMut(&u64) + 'static {
-    let acc = acc.clone();
-    move |x: &u64| acc.set(acc.get().wrapping_add(*x))
-}
-
-/// One call of each of `slots`: the floor.
-#[inline(never)]
-fn floor_once(slots: &mut [Boxed], x: &u64) {
-    for s in slots.iter_mut() {
-        s(x);
-    }
-}
-
-/// One emission of `sig`.
-#[inline(never)]
-fn emit_once(sig: &Signal<u64>, x: &u64) {
-    sig.emit(x);
-}
+#[path = "../benches/cases/mod.rs"]
+mod cases;
+use cases::{emit_once, floor_once, slot_body, Boxed};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,7 +28,8 @@ fn main() {
     let acc = Rc::new(Cell::new(0u64));
     match case.as_str() {
         "floor" => {
-            let mut slots: Vec<Boxed> = (0..n).map(|_| Box::new(body(&acc)) as Boxed).collect();
+            let mut slots: Vec<Boxed> =
+                (0..n).map(|_| Box::new(slot_body(&acc)) as Boxed).collect();
             let slots = black_box(&mut slots);
             for _ in 0..iters {
                 floor_once(black_box(&mut *slots), &black_box(1u64));
@@ -55,7 +37,7 @@ fn main() {
         }
         "emit" => {
             let sig = Signal::<u64>::new();
-            let _connections: Vec<_> = (0..n).map(|_| sig.connect(body(&acc))).collect();
+            let _connections: Vec<_> = (0..n).map(|_| sig.connect(slot_body(&acc))).collect();
             let sig = black_box(&sig);
             for _ in 0..iters {
                 emit_once(black_box(sig), &black_box(1u64));

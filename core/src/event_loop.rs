@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use calloop::ping::{make_ping, Ping};
 
-use crate::notifier::ReadyQueue;
+use crate::notifier::{NotifierInner, ReadyQueue};
 use crate::remote::Remote;
 use crate::timer::TimerQueue;
 use crate::{LoopSender, Signal};
@@ -18,25 +18,47 @@ use crate::{LoopSender, Signal};
 /// A unit of work run on the loop's thread.
 pub(crate) type Task = Box<dyn FnOnce()>;
 
-/// Work waiting for its turn in an iteration: posted closures and queued slots (`queue`),
-/// or the slots of the notifiers that the last poll found ready (`ready`).
-pub(crate) struct TaskQueue {
-    tasks: RefCell<VecDeque<Task>>,
+/// Work waiting for its turn in an iteration, first in first out: posted closures and
+/// queued slots (`LoopInner::queue`), or the notifiers that the last poll found ready
+/// (`LoopInner::ready`).
+pub(crate) struct WorkQueue<T> {
+    items: RefCell<VecDeque<T>>,
 }
 
-impl TaskQueue {
-    pub(crate) fn push(&self, task: Task) -> bool {
-        let mut tasks = self.tasks.borrow_mut();
-        tasks.push_back(task);
-        tasks.len() == 1
+impl<T> Default for WorkQueue<T> {
+    fn default() -> Self {
+        WorkQueue {
+            items: RefCell::new(VecDeque::new()),
+        }
+    }
+}
+
+impl<T> WorkQueue<T> {
+    /// Queues `item`; returns whether the queue was empty before.
+    pub(crate) fn push(&self, item: T) -> bool {
+        let mut items = self.items.borrow_mut();
+        items.push_back(item);
+        items.len() == 1
     }
 
-    fn pop(&self) -> Option<Task> {
-        self.tasks.borrow_mut().pop_front()
+    pub(crate) fn len(&self) -> usize {
+        self.items.borrow().len()
     }
 
-    fn len(&self) -> usize {
-        self.tasks.borrow().len()
+    /// Calls `run` on each item queued now, with nothing borrowed, not on those queued
+    /// meanwhile; stops early on an exit request. Returns how many ran.
+    pub(crate) fn run_each(&self, exit_code: &Cell<Option<i32>>, mut run: impl FnMut(T)) -> usize {
+        let n = self.len();
+        for i in 0..n {
+            if exit_code.get().is_some() {
+                return i;
+            }
+            let Some(item) = self.items.borrow_mut().pop_front() else {
+                return i;
+            };
+            run(item);
+        }
+        n
     }
 }
 
@@ -46,7 +68,7 @@ pub(crate) struct LoopInner {
     calloop: RefCell<calloop::EventLoop<'static, ()>>,
     pub(crate) calloop_handle: calloop::LoopHandle<'static, ()>,
     /// Posted work: run at the start of the next iteration, before it polls.
-    pub(crate) queue: Rc<TaskQueue>,
+    pub(crate) queue: WorkQueue<Task>,
     /// Notifier activations recorded during the poll: run after it, in the same iteration.
     pub(crate) ready: Rc<ReadyQueue>,
     pub(crate) timers: TimerQueue,
@@ -146,16 +168,13 @@ impl EventLoop {
         calloop_handle
             .insert_source(ping_source, |(), _, _| {})
             .map_err(|e| to_io(e.error))?;
-        let queue = Rc::new(TaskQueue {
-            tasks: RefCell::new(VecDeque::new()),
-        });
         let ready = Rc::new(ReadyQueue::default());
         let timers = TimerQueue::new(&calloop_handle)?;
         let poll_fd = calloop.as_fd().try_clone_to_owned()?;
         let inner = Rc::new(LoopInner {
             calloop: RefCell::new(calloop),
             calloop_handle,
-            queue,
+            queue: WorkQueue::default(),
             ready,
             timers,
             remote: Remote::new(ping.clone()),
@@ -321,7 +340,7 @@ impl LoopHandle {
         let depth = DepthGuard(&inner.depth);
         // What was posted before this iteration, as Qt sends posted events before it
         // polls; what this posts waits for the next iteration.
-        let ran = run_tasks(&inner.queue, &inner.exit_code);
+        let ran = inner.queue.run_each(&inner.exit_code, |task| task());
         let busy = (ran > 0 && !for_run)
             || inner.queue.len() > 0
             || inner.ready.len() > 0
@@ -341,7 +360,9 @@ impl LoopHandle {
                 task.run(self);
             }
         }
-        inner.ready.run(&inner.exit_code);
+        inner
+            .ready
+            .run_each(&inner.exit_code, NotifierInner::activate);
         inner.timers.rearm();
         drop(depth);
         if !for_run && inner.depth.get() == 0 && inner.queue.len() > 0 {
@@ -399,22 +420,6 @@ impl LoopHandle {
             self.process_events(Some(deadline - now))?;
         }
     }
-}
-
-/// Runs the tasks in `queue` now, not those they queue, and stops early on an exit
-/// request. Returns how many ran.
-fn run_tasks(queue: &TaskQueue, exit_code: &Cell<Option<i32>>) -> usize {
-    let n = queue.len();
-    for i in 0..n {
-        if exit_code.get().is_some() {
-            return i;
-        }
-        let Some(task) = queue.pop() else {
-            return i;
-        };
-        task();
-    }
-    n
 }
 
 struct DepthGuard<'a>(&'a Cell<u32>);

@@ -1,7 +1,6 @@
 //! [`SocketNotifier`]: fd readiness as a signal.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -10,7 +9,7 @@ use std::rc::{Rc, Weak};
 use calloop::generic::Generic;
 use calloop::{Dispatcher, Mode, PostAction, RegistrationToken};
 
-use crate::event_loop::LoopHandle;
+use crate::event_loop::{LoopHandle, WorkQueue};
 use crate::Signal;
 
 /// Which readiness a [`SocketNotifier`] watches (Qt's `QSocketNotifier::Type`; one
@@ -66,7 +65,7 @@ pub struct Readiness {
 
 type FdSource = Generic<Box<dyn AsFd>>;
 
-struct NotifierInner {
+pub(crate) struct NotifierInner {
     calloop: calloop::LoopHandle<'static, ()>,
     dispatcher: Dispatcher<'static, FdSource, ()>,
     token: Cell<Option<RegistrationToken>>,
@@ -234,7 +233,7 @@ fn on_ready(weak: &Weak<NotifierInner>, queue: &ReadyQueue, r: calloop::Readines
         error: old.error || r.error,
     });
     if !n.queued.replace(true) {
-        queue.items.borrow_mut().push_back(n);
+        queue.push(n);
     }
     PostAction::Continue
 }
@@ -242,34 +241,10 @@ fn on_ready(weak: &Weak<NotifierInner>, queue: &ReadyQueue, r: calloop::Readines
 /// The notifiers that the last poll found ready, in order, for the loop to activate after
 /// the poll. Kept as the notifiers themselves, not boxed closures: no allocation per
 /// activation.
-#[derive(Default)]
-pub(crate) struct ReadyQueue {
-    items: RefCell<VecDeque<Rc<NotifierInner>>>,
-}
-
-impl ReadyQueue {
-    pub(crate) fn len(&self) -> usize {
-        self.items.borrow().len()
-    }
-
-    /// Activates the notifiers queued now (not those queued meanwhile, by a nested
-    /// loop's poll), and stops early on an exit request.
-    pub(crate) fn run(&self, exit_code: &Cell<Option<i32>>) {
-        let n = self.len();
-        for _ in 0..n {
-            if exit_code.get().is_some() {
-                break;
-            }
-            let Some(notifier) = self.items.borrow_mut().pop_front() else {
-                break;
-            };
-            notifier.activate();
-        }
-    }
-}
+pub(crate) type ReadyQueue = WorkQueue<Rc<NotifierInner>>;
 
 impl NotifierInner {
-    fn activate(self: Rc<Self>) {
+    pub(crate) fn activate(self: Rc<Self>) {
         self.queued.set(false);
         let r = self.pending.take();
         if !self.enabled.get() {

@@ -76,7 +76,7 @@ impl<S: Clone> SnapshotList<S> {
     /// list empty, and its own change would be lost, but nothing unsound can happen.
     pub(crate) fn edit<R>(&self, f: impl FnOnce(&mut Vec<S>) -> R) -> R {
         // SAFETY: writes to `live` and `retired` happen only here and in
-        // `EndIteration::drop`, with no reference into either held across user code:
+        // `end_nested_or_retired`, with no reference into either held across user code:
         // `take`/`replace` move whole `Vec` headers, and the buffer an iteration walks is
         // never written to (see `with`).
         unsafe {
