@@ -6,10 +6,11 @@
 //! round trip of a 16-byte echo in ms, for RFCOMM and L2CAP, `raw` and `sigloop`, then
 //! the ratios sigloop / raw.
 //!
-//! The round trips are interleaved: three connections are open at once on the same link
-//! and blocks of 10 round trips alternate between them, 300 each: raw (waiting in
-//! `read`), raw with a `poll` before each `read` on both sides (the least any event loop
-//! does, as a reference), and sigloop. On the
+//! The round trips are interleaved: five connections are open at once on the same link
+//! and blocks of 10 round trips alternate between them, 300 each: four raw references
+//! that add an event loop's layers one at a time on both sides (waiting in `read`; in
+//! `poll`; in `epoll_wait`; in calloop's `dispatch`, the loop sigloop is built on), and
+//! sigloop. On the
 //! emulated link the round trip drifts by tens of percent from one connection and one
 //! boot to the next; measured in separate rounds, the ratio moved with that drift.
 //!
@@ -48,18 +49,77 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
 
 // ---- raw kernel sockets, blocking, one thread per side ----
 
-/// How a raw side waits for data: in `read` itself, or in `poll` first and then `read`,
-/// the least any event loop does (Qt's dispatcher polls, sigloop's waits in epoll).
+/// How a raw side waits for data before each `read`. Each step adds what the next layer
+/// of an event loop adds, so that the round trips show where the cost goes.
 #[derive(Clone, Copy, PartialEq)]
 enum Wait {
+    /// In `read` itself.
     InRead,
+    /// In `poll` on the one fd (Qt's dispatcher polls).
     Poll,
+    /// In `epoll_wait` on an epoll set holding the fd (level-triggered, registered once):
+    /// the least an epoll loop does.
+    Epoll,
+    /// In calloop's `dispatch` with the fd as a level-triggered `Generic` source: what
+    /// the loop sigloop is built on costs before sigloop runs any code of its own.
+    Calloop,
 }
 
-/// Returns once `fd` is readable.
-fn poll_in(fd: &OwnedFd) {
-    let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
-    rustix::event::poll(&mut fds, None).unwrap();
+/// A side's waiting state for one connection, made once.
+enum Waiter {
+    InRead,
+    Poll,
+    Epoll(OwnedFd),
+    Calloop(calloop::EventLoop<'static, bool>),
+}
+
+impl Waiter {
+    fn new(wait: Wait, fd: &OwnedFd) -> Waiter {
+        match wait {
+            Wait::InRead => Waiter::InRead,
+            Wait::Poll => Waiter::Poll,
+            Wait::Epoll => {
+                use rustix::event::epoll;
+                let ep = epoll::create(epoll::CreateFlags::CLOEXEC).unwrap();
+                epoll::add(&ep, fd, epoll::EventData::new_u64(0), epoll::EventFlags::IN).unwrap();
+                Waiter::Epoll(ep)
+            }
+            Wait::Calloop => {
+                use calloop::generic::Generic;
+                use calloop::{Interest, Mode, PostAction};
+                let el = calloop::EventLoop::try_new().unwrap();
+                let source = Generic::new(fd.try_clone().unwrap(), Interest::READ, Mode::Level);
+                el.handle()
+                    .insert_source(source, |_, _, readable: &mut bool| {
+                        *readable = true;
+                        Ok(PostAction::Continue)
+                    })
+                    .unwrap();
+                Waiter::Calloop(el)
+            }
+        }
+    }
+
+    /// Returns once the fd is readable.
+    fn wait(&mut self, fd: &OwnedFd) {
+        match self {
+            Waiter::InRead => {}
+            Waiter::Poll => {
+                let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                rustix::event::poll(&mut fds, None).unwrap();
+            }
+            Waiter::Epoll(ep) => {
+                let mut events = [std::mem::MaybeUninit::uninit(); 1];
+                rustix::event::epoll::wait(&*ep, &mut events[..], None).unwrap();
+            }
+            Waiter::Calloop(el) => {
+                let mut readable = false;
+                while !readable {
+                    el.dispatch(None, &mut readable).unwrap();
+                }
+            }
+        }
+    }
 }
 
 fn raw_server(protocol: Protocol, addr: BluetoothAddress, port: u16, sink: bool, wait: Wait) {
@@ -70,12 +130,11 @@ fn raw_server(protocol: Protocol, addr: BluetoothAddress, port: u16, sink: bool,
     std::thread::spawn(move || {
         tx.send(()).unwrap();
         let conn = rustix::net::accept(&listener).unwrap();
+        let mut waiter = Waiter::new(wait, &conn);
         let mut buf = vec![0u8; 65536];
         let mut got = 0;
         loop {
-            if wait == Wait::Poll {
-                poll_in(&conn);
-            }
+            waiter.wait(&conn);
             let n = match rustix::io::read(&conn, &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
@@ -115,17 +174,15 @@ fn raw_throughput(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
     BULK as f64 / 1024.0 / start.elapsed().as_secs_f64()
 }
 
-/// One round trip on `fd`, waiting as `wait` says.
-fn raw_round_trip(fd: &OwnedFd, wait: Wait) -> Duration {
+/// One round trip on `fd`, waiting with `waiter`.
+fn raw_round_trip(fd: &OwnedFd, waiter: &mut Waiter) -> Duration {
     let msg = [1u8; MSG];
     let mut back = [0u8; MSG];
     let t = Instant::now();
     rustix::io::write(fd, &msg).unwrap();
     let mut got = 0;
     while got < MSG {
-        if wait == Wait::Poll {
-            poll_in(fd);
-        }
+        waiter.wait(fd);
         got += rustix::io::read(fd, &mut back[got..]).unwrap();
     }
     t.elapsed()
@@ -212,20 +269,35 @@ fn sigloop_throughput(bed: &Testbed, protocol: Protocol, port: u16) -> f64 {
 const BLOCK: usize = 10;
 const BLOCKS: usize = 30;
 
-/// Round trips: raw, raw with a `poll` before each read, and sigloop, interleaved in
-/// blocks over three connections open at once.
+/// The raw references of the interleaved round trips, in the order they are printed.
+const REFERENCES: [(Wait, &str); 4] = [
+    (Wait::InRead, "raw"),
+    (Wait::Poll, "raw_poll"),
+    (Wait::Epoll, "raw_epoll"),
+    (Wait::Calloop, "raw_calloop"),
+];
+
+/// Round trips: one connection per raw reference (`REFERENCES`) and one through sigloop,
+/// all open at once, interleaved in blocks. Returns the references' samples in
+/// `REFERENCES` order, then sigloop's.
 fn interleaved_rtt(
     bed: &Testbed,
     protocol: Protocol,
     mut port: impl FnMut() -> u16,
-) -> [Vec<Duration>; 3] {
+) -> Vec<Vec<Duration>> {
     bed.settle(0, 1);
-    let (raw_port, poll_port, sigloop_port) = (port(), port(), port());
-    raw_server(protocol, bed.address(0), raw_port, false, Wait::InRead);
-    raw_server(protocol, bed.address(0), poll_port, false, Wait::Poll);
+    let mut raws: Vec<(OwnedFd, Waiter)> = REFERENCES
+        .iter()
+        .map(|&(wait, _)| {
+            let p = port();
+            raw_server(protocol, bed.address(0), p, false, wait);
+            let fd = raw_client(bed, protocol, p);
+            let waiter = Waiter::new(wait, &fd);
+            (fd, waiter)
+        })
+        .collect();
+    let sigloop_port = port();
     sigloop_server(protocol, bed.address(0), sigloop_port, false);
-    let fd = raw_client(bed, protocol, raw_port);
-    let poll_fd = raw_client(bed, protocol, poll_port);
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let s = sigloop_client(&h, bed, protocol, sigloop_port);
@@ -256,13 +328,12 @@ fn interleaved_rtt(
             s2.write(&msg).unwrap();
         }
     });
-    let (mut raw_samples, mut poll_samples) = (Vec::new(), Vec::new());
+    let mut raw_samples: Vec<Vec<Duration>> = vec![Vec::new(); raws.len()];
     for _ in 0..BLOCKS {
-        for _ in 0..BLOCK {
-            raw_samples.push(raw_round_trip(&fd, Wait::InRead));
-        }
-        for _ in 0..BLOCK {
-            poll_samples.push(raw_round_trip(&poll_fd, Wait::Poll));
+        for ((fd, waiter), out) in raws.iter_mut().zip(&mut raw_samples) {
+            for _ in 0..BLOCK {
+                out.push(raw_round_trip(fd, waiter));
+            }
         }
         in_block.set(0);
         started.set(Instant::now());
@@ -271,9 +342,9 @@ fn interleaved_rtt(
     }
     s.disconnect_from_service();
     s.wait_for_disconnected(LONG);
-    drop((fd, poll_fd));
-    let sigloop_samples = samples.take();
-    [raw_samples, poll_samples, sigloop_samples]
+    drop(raws);
+    raw_samples.push(samples.take());
+    raw_samples
 }
 
 /// Throughput rounds per case. Each round runs raw then sigloop, on fresh connections, so
@@ -311,17 +382,32 @@ fn main() {
             sig_tp.push(sigloop_throughput(&bed, protocol, port()));
         }
         let (raw_tp, sig_tp) = (median(raw_tp), median(sig_tp));
-        let [raw_rt, poll_rt, sig_rt] = interleaved_rtt(&bed, protocol, &mut port).map(median_ms);
+        let rtts: Vec<f64> = interleaved_rtt(&bed, protocol, &mut port)
+            .into_iter()
+            .map(median_ms)
+            .collect();
+        let sig_rt = rtts[REFERENCES.len()];
         println!("{name}_throughput_raw_kib_s {raw_tp:.0}");
         println!("{name}_throughput_sigloop_kib_s {sig_tp:.0}");
-        println!("{name}_rtt_raw_ms {raw_rt:.3}");
-        println!("{name}_rtt_raw_poll_ms {poll_rt:.3}");
+        for ((_, reference), rt) in REFERENCES.iter().zip(&rtts) {
+            println!("{name}_rtt_{reference}_ms {rt:.3}");
+        }
         println!("{name}_rtt_sigloop_ms {sig_rt:.3}");
-        ratios.push((name, sig_tp / raw_tp, sig_rt / raw_rt, poll_rt / raw_rt));
+        ratios.push((name, sig_tp / raw_tp, rtts));
     }
-    for (name, tp, rt, poll) in ratios {
+    for (name, tp, rtts) in ratios {
         println!("ratio_{name}_throughput_sigloop_over_raw {tp:.3}");
-        println!("ratio_{name}_rtt_sigloop_over_raw {rt:.3}");
-        println!("ratio_{name}_rtt_raw_poll_over_raw {poll:.3}");
+        let raw = rtts[0];
+        println!(
+            "ratio_{name}_rtt_sigloop_over_raw {:.3}",
+            rtts[REFERENCES.len()] / raw
+        );
+        for ((_, reference), rt) in REFERENCES.iter().zip(&rtts).skip(1) {
+            println!("ratio_{name}_rtt_{reference}_over_raw {:.3}", rt / raw);
+        }
+        println!(
+            "ratio_{name}_rtt_sigloop_over_raw_calloop {:.3}",
+            rtts[REFERENCES.len()] / rtts[REFERENCES.len() - 1]
+        );
     }
 }

@@ -346,7 +346,7 @@ impl LoopHandle {
             || inner.ready.len() > 0
             || inner.remote.has_tasks()
             || inner.exit_code.get().is_some()
-            || inner.timers.due(Instant::now());
+            || inner.timers.due();
         let timeout = if busy { Some(Duration::ZERO) } else { timeout };
         {
             let mut calloop = inner.calloop.try_borrow_mut().map_err(|_| {

@@ -323,7 +323,11 @@ impl<T> Shared<T> {
     fn remove(&self, id: NonZeroU64) -> bool {
         let removed = self.slots.edit(|list| {
             let pos = list.binary_search_by_key(&id, |s| s.id).ok()?;
-            Some(list.remove(pos))
+            if pos + 1 == list.len() {
+                list.pop() // the newest slot: no shift
+            } else {
+                Some(list.remove(pos))
+            }
         });
         let Some(slot) = removed else {
             return false;
