@@ -1,6 +1,8 @@
 //! The crate's only `unsafe` code: [`SnapshotList`], the slot list a signal iterates over
-//! without reference counting.
+//! without reference counting, and [`recv`], receiving several packets per system call.
 #![allow(unsafe_code)]
+
+pub(crate) mod recv;
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;

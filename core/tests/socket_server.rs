@@ -2,13 +2,13 @@
 
 mod util;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use sigloop_core::{
-    EventLoop, SignalSpy, SocketError, SocketKind, SocketState, TcpServer, TcpSocket, UnixServer,
-    UnixSocket,
+    AbstractSocket, EventLoop, SignalSpy, SocketError, SocketKind, SocketState, TcpServer,
+    TcpSocket, UnixServer, UnixSocket,
 };
 use util::{record, socket_path, LONG};
 
@@ -301,4 +301,48 @@ fn packet_sockets_keep_boundaries_and_refuse_oversized_packets() {
     assert_eq!(b.read_packet().unwrap(), vec![100u8; 100]);
     assert_eq!(b.read_packet().unwrap(), vec![50u8; 50]);
     assert_eq!(b.read_packet(), None);
+}
+
+#[test]
+fn packets_queued_before_the_first_read_come_out_whole_and_in_order_then_the_end() {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let (ours, theirs) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    // Ten packets of ten sizes, more than one receive call takes, then the peer's end:
+    // all of it waits in the kernel before the socket first reads.
+    let sent: Vec<Vec<u8>> = (1..=10u8).map(|i| vec![i; usize::from(i) * 7]).collect();
+    for p in &sent {
+        assert_eq!(rustix::io::write(&theirs, p).unwrap(), p.len());
+    }
+    drop(theirs);
+    let s = AbstractSocket::new(&h, SocketKind::Packet);
+    let log = record(&s);
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let (g, weak) = (got.clone(), s.downgrade());
+    s.ready_read().connect(move |()| {
+        let s = weak.upgrade().unwrap();
+        while let Some(p) = s.read_packet() {
+            g.borrow_mut().push(p);
+        }
+    });
+    s.set_socket_descriptor(ours, SocketState::Connected)
+        .unwrap();
+    assert!(s.wait_for_disconnected(LONG));
+    assert_eq!(*got.borrow(), sent);
+    assert_eq!(
+        log.borrow()[1..],
+        [
+            "read_channel_finished",
+            "error:RemoteHostClosed",
+            "state:Unconnected",
+            "disconnected"
+        ]
+    );
 }
