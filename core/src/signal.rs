@@ -1,7 +1,7 @@
 //! [`Signal`]: a typed list of slots, emitted in connection order.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::rc::{Rc, Weak};
@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::connection::{Connection, ScopedConnection, SignalBlocker};
 use crate::event_loop::LoopHandle;
 use crate::remote::RemoteEmitter;
+use crate::sys::slot_cell::SlotCell;
 use crate::sys::SnapshotList;
 
 /// A boxed slot.
@@ -28,13 +29,11 @@ fn next_id() -> NonZeroU64 {
 /// emissions in progress walk, when the live list was copied meanwhile.
 struct Slot<T> {
     id: NonZeroU64,
-    /// The closure. Mutably borrowed exactly while it runs: a nested emission that finds
-    /// it borrowed skips it. Disconnecting swaps in a no-op closure (a zero-sized `Box`,
-    /// so no allocation) and drops the user's, so an emission in progress that reaches
-    /// this slot later calls nothing, and the emission needs no "connected" test per slot.
-    /// A slot disconnected while it runs is silenced by that run when it returns.
-    func: RefCell<SlotFn<T>>,
-    connected: Cell<bool>,
+    /// The closure and its running mark: a nested emission that finds it running skips
+    /// it. Disconnecting silences it: an emission in progress that reaches it later calls
+    /// nothing, and the user's closure is dropped at once, or when its own call returns
+    /// if it was disconnected while running.
+    func: SlotCell<T>,
     /// Liveness of the receiver this slot is bound to, if any.
     receiver: Option<Weak<dyn Any>>,
 }
@@ -242,8 +241,7 @@ impl<T: 'static> Signal<T> {
         let id = next_id();
         let slot = Rc::new(Slot {
             id,
-            func: RefCell::new(func),
-            connected: Cell::new(true),
+            func: SlotCell::new(func),
             receiver,
         });
         self.shared.slots.edit(|list| list.push(slot));
@@ -357,45 +355,18 @@ impl<T> Shared<T> {
 /// where the optimiser keeps this part out of line.
 #[inline]
 fn emit_to<T>(shared: &Shared<T>, args: &T) {
-    shared.slots.for_each(|slot| {
-        // Borrowed: running further up the stack (a slot never runs inside itself). A
-        // disconnected slot holds a no-op. A slot bound to a dropped receiver returns at
-        // once (its closure fails to upgrade) and is removed by the next
-        // `receiver_count`, `is_connected` or `disconnect`. The borrow is the slot's own
-        // "running" mark, not a borrow of anything user code can reach: every other use
-        // of it is a `try_borrow_mut` that gives way.
-        if let Ok(mut func) = slot.func.try_borrow_mut() {
-            func(args);
-            if !slot.connected.get() {
-                silence_after_run(func);
-            }
-        }
-    });
+    // A slot running further up the stack is skipped (a slot never runs inside itself),
+    // and so is a disconnected one. A slot bound to a dropped receiver returns at once
+    // (its closure fails to upgrade) and is removed by the next `receiver_count`,
+    // `is_connected` or `disconnect`.
+    shared.slots.for_each(|slot| slot.func.call(args));
 }
 
-/// A slot disconnected while it ran: silences it now, and drops the user's closure with
-/// no borrow held. Out of line and cold, so that the emission loop keeps its registers
-/// for the common case.
-#[cold]
-#[inline(never)]
-fn silence_after_run<T>(mut func: std::cell::RefMut<'_, SlotFn<T>>) {
-    let user = std::mem::replace(&mut *func, noop());
-    drop(func);
-    drop(user);
-}
-
-/// Swaps a removed slot's closure for a no-op and returns the user's closure, for the
-/// caller to drop with nothing borrowed. A running slot keeps its closure (`None`) until
-/// its call returns: the emission running it then sees `connected` cleared and silences it.
+/// Marks a removed slot disconnected and returns the user's closure, for the caller to
+/// drop with nothing borrowed. A running slot keeps its closure (`None`) until its call
+/// returns, which drops it.
 fn silence<T>(slot: &Slot<T>) -> Option<SlotFn<T>> {
-    slot.connected.set(false);
-    let mut func = slot.func.try_borrow_mut().ok()?;
-    Some(std::mem::replace(&mut *func, noop()))
-}
-
-/// The closure of a disconnected slot: zero-sized, so boxing it allocates nothing.
-fn noop<T>() -> SlotFn<T> {
-    Box::new(|_: &T| {})
+    slot.func.silence()
 }
 
 /// What guards need from a signal without knowing its argument type.
@@ -458,6 +429,7 @@ impl<T> Drop for QueuedHook<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
 
     fn list_ptr<T>(sig: &Signal<T>) -> *const Rc<Slot<T>> {
         sig.shared.slots.with(<[_]>::as_ptr)

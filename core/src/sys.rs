@@ -1,8 +1,10 @@
 //! The crate's only `unsafe` code: [`SnapshotList`], the slot list a signal iterates over
-//! without reference counting, and [`recv`], receiving several packets per system call.
+//! without reference counting; [`slot_cell`], a slot's closure with its running mark; and
+//! [`recv`], receiving several packets per system call.
 #![allow(unsafe_code)]
 
 pub(crate) mod recv;
+pub(crate) mod slot_cell;
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
