@@ -8,7 +8,8 @@
 // - emit_member_N: a direct emission to N member slots, each of its own receiver object;
 // - queued_1: one emission through a queued connection plus its delivery by
 //   `QCoreApplication::processEvents` (amortised over batches of 64);
-// - connect_disconnect: one functor `connect` and one `disconnect`.
+// - connect_disconnect: one functor `connect` and one `disconnect`;
+// - connect_disconnect_member: the same with a member slot of a receiver object.
 // Best of 21 rounds; floor and emit rounds alternate, as in the Rust bench.
 
 #include <QCoreApplication>
@@ -150,6 +151,14 @@ int main(int argc, char **argv)
             std::abort();
     });
 
+    Receiver member_target;
+    member_target.acc = &acc;
+    double conn_member = best(2000000, 1, [&] {
+        auto c = QObject::connect(&cd, &Sender::fired, &member_target, &Receiver::on);
+        if (!QObject::disconnect(c))
+            std::abort();
+    });
+
     for (int i = 0; i < 3; ++i)
         std::printf("qt_floor_%d %.2f\n", counts[i], floor_ns[i]);
     std::printf("qt_emit_0 %.2f\n", emit0);
@@ -159,6 +168,7 @@ int main(int argc, char **argv)
         std::printf("qt_emit_member_%d %.2f\n", counts[i], member_ns[i]);
     std::printf("qt_queued_1 %.2f\n", queued1);
     std::printf("qt_connect_disconnect %.2f\n", conn);
+    std::printf("qt_connect_disconnect_member %.2f\n", conn_member);
     return 0;
 }
 

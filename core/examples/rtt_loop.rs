@@ -1,6 +1,8 @@
-//! `rtt_loop raw|sigloop N`: N 64-byte TCP round trips over loopback, through plain
-//! blocking sockets or through sigloop on both ends (an echo server on its own loop
-//! thread), for counting the instructions a round trip costs with valgrind:
+//! `rtt_loop raw|sigloop|packet N`: N 64-byte TCP round trips over loopback, through
+//! plain blocking sockets or through sigloop on both ends (an echo server on its own loop
+//! thread), or (`packet`) N one-packet round trips over a Unix `SOCK_SEQPACKET` pair with
+//! both ends on one sigloop loop, for counting the instructions a round trip costs with
+//! valgrind:
 //! `valgrind --tool=callgrind target/release/examples/rtt_loop sigloop 20000`, minus the
 //! same with N = 0, divided by N.
 
@@ -11,7 +13,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use sigloop_core::{EventLoop, TcpServer, TcpSocket};
+use sigloop_core::{EventLoop, SocketKind, TcpServer, TcpSocket, UnixSocket};
 
 const MSG: usize = 64;
 
@@ -95,16 +97,46 @@ fn sigloop(n: usize) {
     s.wait_for_disconnected(Duration::from_secs(10));
 }
 
+/// Round trips of one packet over a Unix `SOCK_SEQPACKET` pair, both ends on one loop.
+fn packet(n: usize) {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let (a, b) = UnixSocket::pair(&h, SocketKind::Packet).unwrap();
+    let b2 = b.clone();
+    b.ready_read().connect(move |()| {
+        while let Some(p) = b2.read_packet() {
+            b2.write(&p).unwrap();
+        }
+    });
+    let done = Rc::new(Cell::new(0usize));
+    let (a2, d, h2) = (a.clone(), done.clone(), h.clone());
+    a.ready_read().connect(move |()| {
+        while a2.read_packet().is_some() {
+            d.set(d.get() + 1);
+            if d.get() >= n {
+                h2.quit();
+                return;
+            }
+            a2.write(&[1u8; MSG]).unwrap();
+        }
+    });
+    if n > 0 {
+        a.write(&[1u8; MSG]).unwrap();
+        el.run().unwrap();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [mode, n] = args.as_slice() else {
-        eprintln!("usage: rtt_loop raw|sigloop N");
+        eprintln!("usage: rtt_loop raw|sigloop|packet N");
         std::process::exit(2);
     };
     let n: usize = n.parse().expect("N is a number");
     match mode.as_str() {
         "raw" => raw(n),
         "sigloop" => sigloop(n),
+        "packet" => packet(n),
         other => {
             eprintln!("rtt_loop: unknown mode {other}");
             std::process::exit(2);

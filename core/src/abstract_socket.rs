@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
-use rustix::net::SendFlags;
+use rustix::net::{RecvFlags, SendFlags};
 
 use crate::buffer::{ByteWindow, PacketQueue};
 use crate::{
@@ -954,44 +954,20 @@ impl Inner {
                     }
                     r
                 }
-                SocketKind::Packet => {
-                    // Several packets per call, unless the read buffer is bounded: then
-                    // one, as the bound is checked before each packet.
-                    let batch = if limit > 0 { 1 } else { PACKET_BATCH };
-                    let (mut bytes, mut eof, mut too_long) = (0, false, false);
-                    let r = recv_packets(&fd, batch, |packet| {
-                        if eof || too_long {
-                            return;
-                        }
-                        if packet.is_empty() {
-                            eof = true;
-                        } else if packet.len() > MAX_PACKET {
-                            too_long = true;
-                        } else {
-                            bytes += packet.len();
-                            self.read.borrow_mut().packets.push(packet.to_vec());
-                        }
-                    });
-                    match r {
-                        Ok(_) if too_long => {
-                            // What came before it is buffered and stays readable.
-                            out.got += bytes;
-                            out.failure = Some(io::Error::from(Errno::MSGSIZE));
-                            break;
-                        }
-                        Ok(count) => {
-                            // Fewer than asked for: the kernel's queue is empty.
-                            short_read = count < batch && !eof;
-                            if eof {
-                                out.got += bytes;
-                                Ok(0)
-                            } else {
-                                Ok(bytes)
-                            }
-                        }
-                        Err(e) => Err(e),
+                SocketKind::Packet => match recv_packet(&fd) {
+                    Ok(packet) if packet.len() > MAX_PACKET => {
+                        out.failure = Some(io::Error::from(Errno::MSGSIZE));
+                        break;
                     }
-                }
+                    Ok(packet) => {
+                        let n = packet.len();
+                        if n > 0 {
+                            self.read.borrow_mut().packets.push(packet);
+                        }
+                        Ok(n)
+                    }
+                    Err(e) => Err(e),
+                },
             };
             match result {
                 Ok(0) => {
@@ -1328,53 +1304,24 @@ impl Inner {
     }
 }
 
-/// Packets received per system call when the read buffer is unbounded. With more than one,
-/// a call that returns fewer shows the queue empty, so a message costs one receive, not
-/// one plus a receive that fails with `EAGAIN`.
-const PACKET_BATCH: usize = crate::sys::recv::MAX_BATCH;
-
 thread_local! {
-    /// The buffers packets are received into, one set per thread (a loop's sockets all
-    /// read on its thread): allocated once, not per read. Each packet is copied out at its
-    /// own size.
-    static PACKET_SCRATCH: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Receives up to `batch` queued packets in one call and passes each to `each`, in order.
-/// A packet longer than `MAX_PACKET` comes `MAX_PACKET + 1` bytes long (the kernel
-/// discards the rest), for the caller to refuse; an empty one is the end of the stream.
-/// Returns how many packets came.
-fn recv_packets(
-    fd: &OwnedFd,
-    batch: usize,
-    mut each: impl FnMut(&[u8]),
-) -> rustix::io::Result<usize> {
-    PACKET_SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        while scratch.len() < batch {
-            scratch.push(vec![0; MAX_PACKET + 1]);
-        }
-        let mut lens = [0usize; PACKET_BATCH];
-        let n = {
-            let mut bufs: [&mut [u8]; PACKET_BATCH] = Default::default();
-            for (slot, buf) in bufs.iter_mut().zip(scratch.iter_mut()).take(batch) {
-                *slot = &mut buf[..];
-            }
-            crate::sys::recv::recv_packets(fd.as_fd(), &mut bufs[..batch], &mut lens)?
-        };
-        for (buf, &len) in scratch.iter().zip(&lens).take(n) {
-            each(&buf[..len]);
-        }
-        Ok(n)
-    })
+    /// The buffer packets are received into, one per thread (a loop's sockets all read on
+    /// its thread): allocated and zeroed once, not per read. Each packet is copied out at
+    /// its own size.
+    static PACKET_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Receives one packet. A packet longer than `MAX_PACKET` comes back `MAX_PACKET + 1`
 /// bytes long (the rest is discarded by the kernel), for the caller to refuse.
 fn recv_packet(fd: &OwnedFd) -> rustix::io::Result<Vec<u8>> {
-    let mut packet = Vec::new();
-    recv_packets(fd, 1, |p| packet = p.to_vec())?;
-    Ok(packet)
+    PACKET_SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < MAX_PACKET + 1 {
+            scratch.resize(MAX_PACKET + 1, 0);
+        }
+        let (n, _) = rustix::net::recv(fd, &mut scratch[..], RecvFlags::empty())?;
+        Ok(scratch[..n].to_vec())
+    })
 }
 
 /// Closes the fd of a failed connect on a short-lived helper thread.

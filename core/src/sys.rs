@@ -1,9 +1,7 @@
 //! The crate's only `unsafe` code: [`SnapshotList`], the slot list a signal iterates over
-//! without reference counting; [`slot_cell`], a slot's closure with its running mark; and
-//! [`recv`], receiving several packets per system call.
+//! without reference counting, and [`slot_cell`], a slot's closure with its running mark.
 #![allow(unsafe_code)]
 
-pub(crate) mod recv;
 pub(crate) mod slot_cell;
 
 use std::cell::{Cell, UnsafeCell};
