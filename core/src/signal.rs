@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::connection::{Connection, ScopedConnection, SignalBlocker};
 use crate::event_loop::LoopHandle;
 use crate::remote::RemoteEmitter;
+use crate::sys::rc_ref::RcRef;
 use crate::sys::slot_cell::SlotCell;
 use crate::sys::SnapshotList;
 
@@ -25,15 +26,19 @@ fn next_id() -> NonZeroU64 {
     NonZeroU64::new(id).expect("connection id counter wrapped")
 }
 
-/// One connected slot. Shared (by `Rc`) between the live list and the lists that
+/// One connected slot. Shared (by [`RcRef`]) between the live list and the lists that
 /// emissions in progress walk, when the live list was copied meanwhile.
+///
+/// `func` comes first (`repr(C)`), so that its address is the slot's own: the emission
+/// loop then needs no extra register for it across a slot's call.
+#[repr(C)]
 struct Slot<T> {
-    id: NonZeroU64,
     /// The closure and its running mark: a nested emission that finds it running skips
     /// it. Disconnecting silences it: an emission in progress that reaches it later calls
     /// nothing, and the user's closure is dropped at once, or when its own call returns
     /// if it was disconnected while running.
     func: SlotCell<T>,
+    id: NonZeroU64,
     /// Liveness of the receiver this slot is bound to, if any.
     receiver: Option<Weak<dyn Any>>,
 }
@@ -46,12 +51,15 @@ impl<T> Slot<T> {
     }
 }
 
+/// `slots` comes first (`repr(C)`), so that its address is the shared state's own (see
+/// [`RcRef`]).
+#[repr(C)]
 pub(crate) struct Shared<T> {
     /// The connected slots, in connection order. An emission walks the list with
     /// nothing borrowed and no reference count touched; a change made meanwhile (a slot
     /// connecting or disconnecting) goes to a copy, so the emission in progress walks
     /// the list as it was when it started (see [`SnapshotList`]).
-    slots: SnapshotList<Rc<Slot<T>>>,
+    slots: SnapshotList<RcRef<Slot<T>>>,
     blocked: Cell<bool>,
 }
 
@@ -96,7 +104,7 @@ pub(crate) struct Shared<T> {
 /// Emission order is connection order. A signal is not `Send`: it lives on one thread;
 /// use [`RemoteEmitter`](crate::RemoteEmitter) to emit into it from others.
 pub struct Signal<T: 'static> {
-    shared: Rc<Shared<T>>,
+    shared: RcRef<Shared<T>>,
 }
 
 impl<T: 'static> Default for Signal<T> {
@@ -118,7 +126,7 @@ impl<T: 'static> Signal<T> {
     /// Creates a signal with no slots.
     pub fn new() -> Self {
         Signal {
-            shared: Rc::new(Shared {
+            shared: RcRef::new(Shared {
                 slots: SnapshotList::new(),
                 blocked: Cell::new(false),
             }),
@@ -239,9 +247,9 @@ impl<T: 'static> Signal<T> {
 
     fn insert(&self, func: SlotFn<T>, receiver: Option<Weak<dyn Any>>) -> Connection {
         let id = next_id();
-        let slot = Rc::new(Slot {
-            id,
+        let slot = RcRef::new(Slot {
             func: SlotCell::new(func),
+            id,
             receiver,
         });
         self.shared.slots.edit(|list| list.push(slot));
@@ -300,16 +308,18 @@ impl<T: 'static> Signal<T> {
     }
 
     pub(crate) fn downgrade_dyn(&self) -> Weak<dyn SignalControl> {
-        let weak: Weak<Shared<T>> = Rc::downgrade(&self.shared);
+        let weak: Weak<Shared<T>> = RcRef::downgrade(&self.shared);
         weak
     }
 
     pub(crate) fn downgrade(&self) -> Weak<Shared<T>> {
-        Rc::downgrade(&self.shared)
+        RcRef::downgrade(&self.shared)
     }
 
     pub(crate) fn from_shared(shared: Rc<Shared<T>>) -> Self {
-        Signal { shared }
+        Signal {
+            shared: RcRef::from_rc(shared),
+        }
     }
 }
 
@@ -431,7 +441,7 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    fn list_ptr<T>(sig: &Signal<T>) -> *const Rc<Slot<T>> {
+    fn list_ptr<T>(sig: &Signal<T>) -> *const RcRef<Slot<T>> {
         sig.shared.slots.with(<[_]>::as_ptr)
     }
 

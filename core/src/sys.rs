@@ -1,7 +1,9 @@
 //! The crate's only `unsafe` code: [`SnapshotList`], the slot list a signal iterates over
-//! without reference counting, and [`slot_cell`], a slot's closure with its running mark.
+//! without reference counting; [`slot_cell`], a slot's closure with its running mark; and
+//! [`rc_ref`], the counted reference a signal holds its slots and its shared state by.
 #![allow(unsafe_code)]
 
+pub(crate) mod rc_ref;
 pub(crate) mod slot_cell;
 
 use std::cell::{Cell, UnsafeCell};
@@ -76,6 +78,7 @@ impl<S: Clone> SnapshotList<S> {
     /// `f` gets the list by value-like `&mut Vec` outside the cell: if it reached this
     /// list again (it should not: callers pass plain list operations), it would see the
     /// list empty, and its own change would be lost, but nothing unsound can happen.
+    #[inline]
     pub(crate) fn edit<R>(&self, f: impl FnOnce(&mut Vec<S>) -> R) -> R {
         // SAFETY: writes to `live` and `retired` happen only here and in
         // `end_nested_or_retired`, with no reference into either held across user code:
