@@ -61,6 +61,10 @@ pub(crate) struct Shared<T> {
     /// the list as it was when it started (see [`SnapshotList`]).
     slots: SnapshotList<RcRef<Slot<T>>>,
     blocked: Cell<bool>,
+    /// The allocation of the last slot disconnected while nothing else referred to it,
+    /// silenced and unbound, for the next `connect` to reuse: a connect and disconnect
+    /// in turn (a scoped connection, `wait_for`) then allocate nothing for the slot.
+    spare: Cell<Option<RcRef<Slot<T>>>>,
 }
 
 /// A typed signal: Qt's `signals:` member, as a value.
@@ -129,6 +133,7 @@ impl<T: 'static> Signal<T> {
             shared: RcRef::new(Shared {
                 slots: SnapshotList::new(),
                 blocked: Cell::new(false),
+                spare: Cell::new(None),
             }),
         }
     }
@@ -247,11 +252,20 @@ impl<T: 'static> Signal<T> {
 
     fn insert(&self, func: SlotFn<T>, receiver: Option<Weak<dyn Any>>) -> Connection {
         let id = next_id();
-        let slot = RcRef::new(Slot {
+        let fresh = Slot {
             func: SlotCell::new(func),
             id,
             receiver,
-        });
+        };
+        let slot = match self.shared.spare.take() {
+            Some(mut spare) => {
+                // Only unique slots are kept (see `remove`), and nothing has referred to
+                // it since; what is overwritten is a no-op closure and no receiver.
+                *RcRef::get_mut(&mut spare).expect("a spare slot is unique") = fresh;
+                spare
+            }
+            None => RcRef::new(fresh),
+        };
         self.shared.slots.edit(|list| list.push(slot));
         Connection::from_id(id)
     }
@@ -342,7 +356,14 @@ impl<T> Shared<T> {
         };
         // Dropped here, with the list back in place: a closure's drop may run user code.
         drop(silence(&slot));
-        drop(slot);
+        let mut slot = slot;
+        if let Some(s) = RcRef::get_mut(&mut slot) {
+            // Nothing else refers to it (no emission in progress walks it): keep the
+            // allocation for the next connect. Silenced, its closure is a no-op.
+            s.receiver = None;
+            // The one replaced, if any, is silenced and unbound too: no user code runs.
+            drop(self.spare.replace(Some(slot)));
+        }
         true
     }
 
@@ -463,6 +484,72 @@ mod tests {
         let before = list_ptr(&sig);
         sig.connect(|()| {});
         assert_eq!(before, list_ptr(&sig));
+    }
+
+    fn first_slot<T>(sig: &Signal<T>) -> *const Slot<T> {
+        sig.shared.slots.with(|list| &*list[0] as *const Slot<T>)
+    }
+
+    #[test]
+    fn a_disconnected_slot_s_allocation_is_reused_by_the_next_connect() {
+        let sig = Signal::<u32>::new();
+        let token = Rc::new(());
+        let t = token.clone();
+        let first = sig.connect(move |_| {
+            let _keep = &t;
+        });
+        let before = first_slot(&sig);
+        assert!(sig.disconnect(first));
+        assert_eq!(
+            Rc::strong_count(&token),
+            1,
+            "the closure went at disconnect"
+        );
+        let seen = Rc::new(Cell::new(0));
+        let s = seen.clone();
+        let second = sig.connect(move |x| s.set(*x));
+        assert_eq!(first_slot(&sig), before, "the slot's allocation was reused");
+        sig.emit(&7);
+        assert_eq!(seen.get(), 7, "the new closure runs");
+        assert!(!sig.disconnect(first), "the old token stays stale");
+        assert!(sig.is_connected(second));
+    }
+
+    #[test]
+    fn a_reused_slot_is_not_bound_to_the_receiver_of_the_one_before() {
+        let sig = Signal::<()>::new();
+        let receiver = Rc::new(Cell::new(0));
+        let bound = sig.connect_to(&receiver, |r, ()| r.set(r.get() + 1));
+        assert!(sig.disconnect(bound));
+        drop(receiver);
+        let calls = Rc::new(Cell::new(0));
+        let c = calls.clone();
+        let plain = sig.connect(move |()| c.set(c.get() + 1));
+        assert_eq!(sig.receiver_count(), 1, "not pruned for the old receiver");
+        assert!(sig.is_connected(plain));
+        sig.emit(&());
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[test]
+    fn a_slot_still_walked_by_an_emission_is_not_kept_for_reuse() {
+        let sig = Rc::new(Signal::<()>::new());
+        let (s, own) = (sig.clone(), Rc::new(Cell::new(None)));
+        let o = own.clone();
+        let conn = sig.connect(move |()| {
+            if let Some(c) = o.take() {
+                assert!(s.disconnect(c));
+            }
+        });
+        own.set(Some(conn));
+        sig.emit(&());
+        assert!(
+            sig.shared.spare.take().is_none(),
+            "the emission still held it"
+        );
+        assert_eq!(sig.receiver_count(), 0);
+        // Break the test's own cycle (the closure holds the signal).
+        sig.disconnect_all();
     }
 
     #[test]

@@ -30,6 +30,17 @@ impl<S> RcRef<S> {
         }
     }
 
+    /// The value, if this is its only reference, strong or weak (`Rc::get_mut`).
+    pub(crate) fn get_mut(this: &mut Self) -> Option<&mut S> {
+        // SAFETY: `ptr` came from `Rc::into_raw` and this `RcRef` holds one count, so the
+        // `Rc` is alive; `ManuallyDrop` gives that count back untouched.
+        let mut rc = std::mem::ManuallyDrop::new(unsafe { Rc::from_raw(this.ptr.as_ptr()) });
+        let unique = Rc::get_mut(&mut rc).is_some();
+        // SAFETY: no other `Rc`, `Weak` or `RcRef` to the value exists (`Rc::get_mut`
+        // said so), and `this` is borrowed mutably for as long as the result lives.
+        unique.then(|| unsafe { &mut *this.ptr.as_ptr() })
+    }
+
     /// A weak reference to the value (`Rc::downgrade`).
     pub(crate) fn downgrade(this: &Self) -> Weak<S> {
         // SAFETY: `ptr` came from `Rc::into_raw` and this `RcRef` holds one count, so the
@@ -93,7 +104,10 @@ mod tests {
         drop(a);
         assert_eq!(RcRef::count(&b), 1);
         assert_eq!(Rc::strong_count(&token), 2);
+        let mut b = b;
+        assert_eq!(RcRef::get_mut(&mut b).map(|v| Rc::strong_count(v)), Some(2));
         let weak = RcRef::downgrade(&b);
+        assert!(RcRef::get_mut(&mut b).is_none(), "a weak reference exists");
         assert!(weak.upgrade().is_some());
         drop(b);
         assert_eq!(Rc::strong_count(&token), 1);
