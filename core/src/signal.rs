@@ -260,8 +260,12 @@ impl<T: 'static> Signal<T> {
         let slot = match self.shared.spare.take() {
             Some(mut spare) => {
                 // Only unique slots are kept (see `remove`), and nothing has referred to
-                // it since; what is overwritten is a no-op closure and no receiver.
-                *RcRef::get_mut(&mut spare).expect("a spare slot is unique") = fresh;
+                // it since; what is overwritten is a silenced no-op and no receiver.
+                let old = std::mem::replace(
+                    RcRef::get_mut(&mut spare).expect("a spare slot is unique"),
+                    fresh,
+                );
+                old.func.discard_silenced();
                 spare
             }
             None => RcRef::new(fresh),

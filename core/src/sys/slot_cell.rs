@@ -67,6 +67,23 @@ impl<T> SlotCell<T> {
         Some(unsafe { std::mem::replace(&mut *self.func.get(), noop()) })
     }
 
+    /// Ends a silenced cell whose allocation is reused, without calling the no-op's drop
+    /// through its vtable.
+    pub(crate) fn discard_silenced(self) {
+        debug_assert_eq!(
+            self.state.get(),
+            SILENCED,
+            "only a silenced cell is discarded"
+        );
+        if self.state.get() == SILENCED {
+            // A silenced cell holds the zero-sized no-op (`silence` and
+            // `end_silenced_call` put it there), whose box owns no memory and whose drop
+            // does nothing: forgetting it loses nothing.
+            std::mem::forget(self.func.into_inner());
+        }
+        // Otherwise `self` drops normally here.
+    }
+
     /// Ends a call during which the slot was silenced: drops the user's closure now.
     #[cold]
     #[inline(never)]
