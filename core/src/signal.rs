@@ -284,7 +284,7 @@ impl<T: 'static> Signal<T> {
     pub fn disconnect_all(&self) {
         let old = self.shared.slots.edit(std::mem::take);
         // The list is already empty when user code (a closure's drop) first runs.
-        let funcs: Vec<_> = old.iter().map(|s| silence(s)).collect();
+        let funcs: Vec<_> = old.iter().map(|s| s.func.silence()).collect();
         drop(funcs);
         drop(old);
     }
@@ -355,12 +355,13 @@ impl<T> Shared<T> {
                 Some(list.remove(pos))
             }
         });
-        let Some(slot) = removed else {
+        let Some(mut slot) = removed else {
             return false;
         };
-        // Dropped here, with the list back in place: a closure's drop may run user code.
-        drop(silence(&slot));
-        let mut slot = slot;
+        // Silenced and its closure dropped here, with the list back in place: a closure's
+        // drop may run user code. A slot running now keeps its closure until its call
+        // returns, which drops it.
+        drop(slot.func.silence());
         if let Some(s) = RcRef::get_mut(&mut slot) {
             // Nothing else refers to it (no emission in progress walks it): keep the
             // allocation for the next connect. Silenced, its closure is a no-op.
@@ -395,13 +396,6 @@ fn emit_to<T>(shared: &Shared<T>, args: &T) {
     // (its closure fails to upgrade) and is removed by the next `receiver_count`,
     // `is_connected` or `disconnect`.
     shared.slots.for_each(|slot| slot.func.call(args));
-}
-
-/// Marks a removed slot disconnected and returns the user's closure, for the caller to
-/// drop with nothing borrowed. A running slot keeps its closure (`None`) until its call
-/// returns, which drops it.
-fn silence<T>(slot: &Slot<T>) -> Option<SlotFn<T>> {
-    slot.func.silence()
 }
 
 /// What guards need from a signal without knowing its argument type.

@@ -1,6 +1,7 @@
 //! [`RcRef`]: a counted reference like `Rc`, pointing at the value itself.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
@@ -32,10 +33,7 @@ impl<S> RcRef<S> {
 
     /// The value, if this is its only reference, strong or weak (`Rc::get_mut`).
     pub(crate) fn get_mut(this: &mut Self) -> Option<&mut S> {
-        // SAFETY: `ptr` came from `Rc::into_raw` and this `RcRef` holds one count, so the
-        // `Rc` is alive; `ManuallyDrop` gives that count back untouched.
-        let mut rc = std::mem::ManuallyDrop::new(unsafe { Rc::from_raw(this.ptr.as_ptr()) });
-        let unique = Rc::get_mut(&mut rc).is_some();
+        let unique = Rc::get_mut(&mut this.as_rc()).is_some();
         // SAFETY: no other `Rc`, `Weak` or `RcRef` to the value exists (`Rc::get_mut`
         // said so), and `this` is borrowed mutably for as long as the result lives.
         unique.then(|| unsafe { &mut *this.ptr.as_ptr() })
@@ -43,19 +41,21 @@ impl<S> RcRef<S> {
 
     /// A weak reference to the value (`Rc::downgrade`).
     pub(crate) fn downgrade(this: &Self) -> Weak<S> {
+        Rc::downgrade(&this.as_rc())
+    }
+
+    /// The `Rc` this is, to ask it something: a copy that never gives back the count
+    /// this `RcRef` holds.
+    fn as_rc(&self) -> ManuallyDrop<Rc<S>> {
         // SAFETY: `ptr` came from `Rc::into_raw` and this `RcRef` holds one count, so the
-        // `Rc` is alive; `ManuallyDrop` gives that count back untouched.
-        let rc = std::mem::ManuallyDrop::new(unsafe { Rc::from_raw(this.ptr.as_ptr()) });
-        Rc::downgrade(&rc)
+        // `Rc` is alive; `ManuallyDrop` keeps the copy from giving that count back.
+        ManuallyDrop::new(unsafe { Rc::from_raw(self.ptr.as_ptr()) })
     }
 
     /// The number of references to the value (`Rc::strong_count`).
     #[cfg(test)]
     pub(crate) fn count(this: &Self) -> usize {
-        // SAFETY: `ptr` came from `Rc::into_raw` and this `RcRef` holds one count, so
-        // the `Rc` is alive; `ManuallyDrop` gives that count back untouched.
-        let rc = std::mem::ManuallyDrop::new(unsafe { Rc::from_raw(this.ptr.as_ptr()) });
-        Rc::strong_count(&rc)
+        Rc::strong_count(&this.as_rc())
     }
 }
 

@@ -2,8 +2,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 
-/// A boxed slot closure.
-type SlotFn<T> = Box<dyn FnMut(&T)>;
+use crate::signal::SlotFn;
 
 /// Neither running nor silenced: [`SlotCell::call`] may enter.
 const IDLE: u8 = 0;
