@@ -395,7 +395,20 @@ fn emit_to<T>(shared: &Shared<T>, args: &T) {
     // and so is a disconnected one. A slot bound to a dropped receiver returns at once
     // (its closure fails to upgrade) and is removed by the next `receiver_count`,
     // `is_connected` or `disconnect`.
-    shared.slots.for_each(|slot| slot.func.call(args));
+    shared.slots.with(|slots| match slots {
+        [one] => one.func.call(args),
+        many => call_each(many, args),
+    });
+}
+
+/// Calls several slots in turn. Kept out of line: inlined, its loop needs registers that
+/// every emission then saves and restores, and one slot (the common case) needs none of
+/// them.
+#[inline(never)]
+fn call_each<T>(slots: &[RcRef<Slot<T>>], args: &T) {
+    for slot in slots {
+        slot.func.call(args);
+    }
 }
 
 /// What guards need from a signal without knowing its argument type.

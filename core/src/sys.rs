@@ -12,7 +12,7 @@ use std::fmt;
 /// A list that can be iterated while it is changed from inside the iteration, with no
 /// reference count or borrow flag touched per iteration.
 ///
-/// Iterating ([`for_each`](Self::for_each)) marks the list as iterated; a change made
+/// Iterating ([`with`](Self::with)) marks the list as iterated; a change made
 /// meanwhile ([`edit`](Self::edit)) does not touch the `Vec` being iterated: it builds a
 /// copy, makes that the live list, and keeps the old one in `retired` until the
 /// outermost iteration ends. Iterations started after the copy see the copy. So the
@@ -63,8 +63,8 @@ impl<S: Clone> SnapshotList<S> {
 
     /// Calls `f` on each element of the live list as it is now. `f` may iterate and edit
     /// this list again; its edits do not change what this iteration walks.
-    #[inline]
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&S)) {
+    #[cfg(test)]
+    fn for_each(&self, mut f: impl FnMut(&S)) {
         self.with(|items| {
             for item in items {
                 f(item);
