@@ -11,8 +11,8 @@ use crate::connection::{Connection, ScopedConnection, SignalBlocker};
 use crate::event_loop::LoopHandle;
 use crate::remote::RemoteEmitter;
 use crate::sys::rc_ref::RcRef;
-use crate::sys::slot_cell::SlotCell;
-use crate::sys::SnapshotList;
+use crate::sys::slot_cell::{Entry, Spare};
+use crate::sys::SlotList;
 
 /// A boxed slot.
 pub(crate) type SlotFn<T> = Box<dyn FnMut(&T)>;
@@ -26,24 +26,17 @@ fn next_id() -> NonZeroU64 {
     NonZeroU64::new(id).expect("connection id counter wrapped")
 }
 
-/// One connected slot. Shared (by [`RcRef`]) between the live list and the lists that
-/// emissions in progress walk, when the live list was copied meanwhile.
-///
-/// `func` comes first (`repr(C)`), so that its address is the slot's own: the emission
-/// loop then needs no extra register for it across a slot's call.
-#[repr(C)]
-struct Slot<T> {
-    /// The closure and its running mark: a nested emission that finds it running skips
-    /// it. Disconnecting silences it: an emission in progress that reaches it later calls
-    /// nothing, and the user's closure is dropped at once, or when its own call returns
-    /// if it was disconnected while running.
-    func: SlotCell<T>,
+/// What a signal knows about one connected slot, besides its closure (which the slot's
+/// cell in [`sys`](crate::sys) owns). Disconnecting a slot silences it: an emission in
+/// progress that reaches it later calls nothing, and the user's closure is dropped at
+/// once, or when its own call returns if it was disconnected while running.
+struct SlotData {
     id: NonZeroU64,
     /// Liveness of the receiver this slot is bound to, if any.
     receiver: Option<Weak<dyn Any>>,
 }
 
-impl<T> Slot<T> {
+impl SlotData {
     fn receiver_gone(&self) -> bool {
         self.receiver
             .as_ref()
@@ -58,13 +51,13 @@ pub(crate) struct Shared<T> {
     /// The connected slots, in connection order. An emission walks the list with
     /// nothing borrowed and no reference count touched; a change made meanwhile (a slot
     /// connecting or disconnecting) goes to a copy, so the emission in progress walks
-    /// the list as it was when it started (see [`SnapshotList`]).
-    slots: SnapshotList<RcRef<Slot<T>>>,
+    /// the list as it was when it started (see [`SlotList`]).
+    slots: SlotList<T, SlotData>,
     blocked: Cell<bool>,
     /// The allocation of the last slot disconnected while nothing else referred to it,
     /// silenced and unbound, for the next `connect` to reuse: a connect and disconnect
     /// in turn (a scoped connection, `wait_for`) then allocate nothing for the slot.
-    spare: Cell<Option<RcRef<Slot<T>>>>,
+    spare: Cell<Option<Spare<T, SlotData>>>,
 }
 
 /// A typed signal: Qt's `signals:` member, as a value.
@@ -131,7 +124,7 @@ impl<T: 'static> Signal<T> {
     pub fn new() -> Self {
         Signal {
             shared: RcRef::new(Shared {
-                slots: SnapshotList::new(),
+                slots: SlotList::new(),
                 blocked: Cell::new(false),
                 spare: Cell::new(None),
             }),
@@ -151,7 +144,11 @@ impl<T: 'static> Signal<T> {
         if shared.slots.is_empty() {
             return;
         }
-        emit_to(shared, args);
+        // A slot running further up the stack is skipped (a slot never runs inside
+        // itself), and so is a disconnected one. A slot bound to a dropped receiver
+        // returns at once (its closure fails to upgrade) and is removed by the next
+        // `receiver_count`, `is_connected` or `disconnect`.
+        shared.slots.emit(args);
     }
 
     /// Connects `slot`; it is called on every emission until disconnected (Qt's
@@ -252,25 +249,13 @@ impl<T: 'static> Signal<T> {
 
     fn insert(&self, func: SlotFn<T>, receiver: Option<Weak<dyn Any>>) -> Connection {
         let id = next_id();
-        let fresh = Slot {
-            func: SlotCell::new(func),
-            id,
-            receiver,
+        let data = SlotData { id, receiver };
+        let entry = match self.shared.spare.take() {
+            // Silenced and unbound (see `remove`): nothing of the old connection is left.
+            Some(spare) => Entry::reuse(spare, func, data),
+            None => Entry::new(func, data),
         };
-        let slot = match self.shared.spare.take() {
-            Some(mut spare) => {
-                // Only unique slots are kept (see `remove`), and nothing has referred to
-                // it since; what is overwritten is a silenced no-op and no receiver.
-                let old = std::mem::replace(
-                    RcRef::get_mut(&mut spare).expect("a spare slot is unique"),
-                    fresh,
-                );
-                old.func.discard_silenced();
-                spare
-            }
-            None => RcRef::new(fresh),
-        };
-        self.shared.slots.edit(|list| list.push(slot));
+        self.shared.slots.edit(|list| list.push(entry));
         Connection::from_id(id)
     }
 
@@ -284,7 +269,7 @@ impl<T: 'static> Signal<T> {
     pub fn disconnect_all(&self) {
         let old = self.shared.slots.edit(std::mem::take);
         // The list is already empty when user code (a closure's drop) first runs.
-        let funcs: Vec<_> = old.iter().map(|s| s.func.silence()).collect();
+        let funcs: Vec<_> = old.iter().map(|e| self.shared.slots.silence(e)).collect();
         drop(funcs);
         drop(old);
     }
@@ -295,7 +280,7 @@ impl<T: 'static> Signal<T> {
     pub fn is_connected(&self, connection: Connection) -> bool {
         self.shared.prune();
         self.shared.slots.with(|list| {
-            list.binary_search_by_key(&connection.id(), |s| s.id)
+            list.binary_search_by_key(&connection.id(), |e| e.data().id)
                 .is_ok()
         })
     }
@@ -348,26 +333,25 @@ impl<T> Shared<T> {
 
     fn remove(&self, id: NonZeroU64) -> bool {
         let removed = self.slots.edit(|list| {
-            let pos = list.binary_search_by_key(&id, |s| s.id).ok()?;
+            let pos = list.binary_search_by_key(&id, |e| e.data().id).ok()?;
             if pos + 1 == list.len() {
                 list.pop() // the newest slot: no shift
             } else {
                 Some(list.remove(pos))
             }
         });
-        let Some(mut slot) = removed else {
+        let Some(entry) = removed else {
             return false;
         };
         // Silenced and its closure dropped here, with the list back in place: a closure's
         // drop may run user code. A slot running now keeps its closure until its call
         // returns, which drops it.
-        drop(slot.func.silence());
-        if let Some(s) = RcRef::get_mut(&mut slot) {
-            // Nothing else refers to it (no emission in progress walks it): keep the
-            // allocation for the next connect. Silenced, its closure is a no-op.
-            s.receiver = None;
+        drop(self.slots.silence(&entry));
+        // If nothing else refers to it (no emission in progress walks it), keep the
+        // allocation for the next connect, unbound from its receiver.
+        if let Some(spare) = entry.into_spare(|data| data.receiver = None) {
             // The one replaced, if any, is silenced and unbound too: no user code runs.
-            drop(self.spare.replace(Some(slot)));
+            drop(self.spare.replace(Some(spare)));
         }
         true
     }
@@ -376,38 +360,13 @@ impl<T> Shared<T> {
     fn prune(&self) {
         let dead: Vec<NonZeroU64> = self.slots.with(|list| {
             list.iter()
-                .filter(|s| s.receiver_gone())
-                .map(|s| s.id)
+                .filter(|e| e.data().receiver_gone())
+                .map(|e| e.data().id)
                 .collect()
         });
         for id in dead {
             self.remove(id);
         }
-    }
-}
-
-/// The part of an emission that calls slots. `emit` keeps its test for "no slot" or
-/// "blocked" apart from this, so that those cases cost a few inlined instructions even
-/// where the optimiser keeps this part out of line.
-#[inline]
-fn emit_to<T>(shared: &Shared<T>, args: &T) {
-    // A slot running further up the stack is skipped (a slot never runs inside itself),
-    // and so is a disconnected one. A slot bound to a dropped receiver returns at once
-    // (its closure fails to upgrade) and is removed by the next `receiver_count`,
-    // `is_connected` or `disconnect`.
-    shared.slots.with(|slots| match slots {
-        [one] => one.func.call(args),
-        many => call_each(many, args),
-    });
-}
-
-/// Calls several slots in turn. Kept out of line: inlined, its loop needs registers that
-/// every emission then saves and restores, and one slot (the common case) needs none of
-/// them.
-#[inline(never)]
-fn call_each<T>(slots: &[RcRef<Slot<T>>], args: &T) {
-    for slot in slots {
-        slot.func.call(args);
     }
 }
 
@@ -473,7 +432,7 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    fn list_ptr<T>(sig: &Signal<T>) -> *const RcRef<Slot<T>> {
+    fn list_ptr<T>(sig: &Signal<T>) -> *const Entry<T, SlotData> {
         sig.shared.slots.with(<[_]>::as_ptr)
     }
 
@@ -497,8 +456,8 @@ mod tests {
         assert_eq!(before, list_ptr(&sig));
     }
 
-    fn first_slot<T>(sig: &Signal<T>) -> *const Slot<T> {
-        sig.shared.slots.with(|list| &*list[0] as *const Slot<T>)
+    fn first_slot<T>(sig: &Signal<T>) -> *const () {
+        sig.shared.slots.with(|list| list[0].slot_ptr())
     }
 
     #[test]
@@ -571,7 +530,7 @@ mod tests {
         let ids_in_list: Vec<_> = sig
             .shared
             .slots
-            .with(|list| list.iter().map(|s| s.id).collect());
+            .with(|list| list.iter().map(|e| e.data().id).collect());
         assert_eq!(ids_in_list, ids);
     }
 }

@@ -1,117 +1,79 @@
-//! [`SlotCell`]: a connected slot's closure with its running mark.
+//! A connected slot as a signal's list holds it: [`SlotCell`], the user's closure with one
+//! word of state; [`Slot`], the cell with the signal's own data about the connection; and
+//! [`Entry`], a list entry, which counts a reference to the slot and carries a copy of
+//! its closure's pointer.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
+use std::ptr::NonNull;
 
 use crate::signal::SlotFn;
 
-/// Neither running nor silenced: [`SlotCell::call`] may enter.
-const IDLE: u32 = 0;
-/// The closure is running (further up the stack).
-const RUNNING: u32 = 1;
-/// Disconnected: never called again. Set together with `RUNNING` when the slot was
-/// disconnected during its own call.
-const SILENCED: u32 = 2;
+use super::rc_ref::RcRef;
 
-/// A connected slot's closure and one word of state, which a signal calls with no
-/// borrow flag: the word says whether the closure is running (a running `FnMut` is never
-/// entered again, so a nested emission skips it) and whether the slot was disconnected
-/// (then it is never called again, and the user's closure is dropped as soon as it is
-/// not running).
+/// Neither marked nor silenced: an emission may call the closure.
+pub(super) const IDLE: u32 = 0;
+/// Running in an emission that a nested emission (of the same signal) interrupted: set
+/// by the nested emission when it starts, cleared when it ends (see
+/// [`SlotList`](super::SlotList)). The slot the innermost emission is calling is not
+/// marked: the list's cursor points at it.
+pub(super) const MARKED: u32 = 1;
+/// Disconnected: never called again.
+pub(super) const SILENCED: u32 = 2;
+
+/// The closure a slot owns, as the raw pointer of its box.
+type RawFn<T> = NonNull<dyn FnMut(&T)>;
+
+/// A connected slot's closure and its state (a `u32`, not a byte: byte stores measured
+/// 10-15 % slower emission on the project's machines, and the cell is 8-aligned anyway).
 ///
-/// One test and two stores per call, where a `RefCell` borrow keeps a second pointer
-/// live across the call and a separate "connected" flag costs a second test. The state is
-/// a `u32`, not a byte: with byte loads and stores around each call, emission to 3 and 10
-/// slots measured 10-15 % slower on this project's machines (AMD Zen 3), for no saving in
-/// size (the closure's pointers align the cell to 8 bytes anyway).
+/// The state is written only off the common path: by a nested emission, and when the
+/// slot is disconnected. Whether the slot is running right now is the list's cursor's
+/// business (see [`SlotList`](super::SlotList)).
 pub(crate) struct SlotCell<T> {
-    state: Cell<u32>,
-    func: UnsafeCell<SlotFn<T>>,
+    pub(super) state: Cell<u32>,
+    /// Owns the user's closure (a `Box`, held raw so that list entries can copy its
+    /// pointer); the zero-sized no-op once silenced.
+    func: Cell<RawFn<T>>,
 }
 
 impl<T> SlotCell<T> {
-    pub(crate) fn new(func: SlotFn<T>) -> Self {
+    fn new(func: SlotFn<T>) -> Self {
         SlotCell {
             state: Cell::new(IDLE),
-            func: UnsafeCell::new(func),
+            func: Cell::new(into_raw(func)),
         }
     }
 
-    /// Calls the closure with `args`, unless it is running further up the stack or the
-    /// slot was silenced. If it is silenced while it runs, its closure is dropped when it
-    /// returns (or unwinds).
-    #[inline]
-    pub(crate) fn call(&self, args: &T) {
-        if self.state.get() != IDLE {
-            return;
-        }
-        self.state.set(RUNNING);
-        let running = Running(self);
-        // SAFETY: the state went from IDLE to RUNNING here and stays RUNNING until
-        // `running` drops: `call` does not enter while it is, and `silence` leaves the
-        // closure alone, so this is the only reference to the closure while it runs.
-        // Through the signal the closure may reach this cell again, but all it can do
-        // there is read and set `state`.
-        unsafe { (*self.func.get())(args) };
-        drop(running);
+    /// Whether the slot was disconnected.
+    pub(crate) fn is_silenced(&self) -> bool {
+        self.state.get() & SILENCED != 0
     }
 
-    /// Marks the slot disconnected and returns the user's closure for the caller to drop
-    /// with nothing borrowed (dropping it may run user code). `None` while the closure
-    /// runs (the call running it drops it when it returns) or if it was silenced already.
-    pub(crate) fn silence(&self) -> Option<SlotFn<T>> {
-        let state = self.state.get();
-        self.state.set(state | SILENCED);
-        if state != IDLE {
-            return None;
-        }
-        // SAFETY: the state was IDLE, so the closure is not running and no reference to
-        // it exists; this moves the box out and puts a no-op in its place.
-        Some(unsafe { std::mem::replace(&mut *self.func.get(), noop()) })
-    }
-
-    /// Ends a silenced cell whose allocation is reused, without calling the no-op's drop
-    /// through its vtable.
-    pub(crate) fn discard_silenced(self) {
-        debug_assert_eq!(
-            self.state.get(),
-            SILENCED,
-            "only a silenced cell is discarded"
-        );
-        if self.state.get() == SILENCED {
-            // A silenced cell holds the zero-sized no-op (`silence` and
-            // `end_silenced_call` put it there), whose box owns no memory and whose drop
-            // does nothing: forgetting it loses nothing.
-            std::mem::forget(self.func.into_inner());
-        }
-        // Otherwise `self` drops normally here.
-    }
-
-    /// Ends a call during which the slot was silenced: drops the user's closure now.
-    #[cold]
-    #[inline(never)]
-    fn end_silenced_call(&self) {
-        self.state.set(SILENCED);
-        // SAFETY: the call has returned or unwound (this runs from its guard), so no
-        // reference to the closure exists.
-        let user = unsafe { std::mem::replace(&mut *self.func.get(), noop()) };
-        // User code may run here; the state already says SILENCED, so a nested emission
-        // skips this slot.
-        drop(user);
+    /// Takes the user's closure out, leaving the no-op.
+    ///
+    /// Callers make sure the closure is not running, and that the cell is silenced (see
+    /// `SlotList::silence`).
+    pub(super) fn take_closure(&self) -> SlotFn<T> {
+        let user = self.func.replace(into_raw(noop()));
+        // SAFETY: `user` came from `Box::into_raw` (in `new`) and the cell owned it; the
+        // cell now owns the no-op instead, so this box is taken back exactly once. No
+        // reference to the closure is alive: it is not running (see above), and list
+        // entries only keep its pointer, which they use only while the state is IDLE,
+        // which it never is again.
+        unsafe { Box::from_raw(user.as_ptr()) }
     }
 }
 
-/// Ends a call, on return or unwind.
-struct Running<'a, T>(&'a SlotCell<T>);
-
-impl<T> Drop for Running<'_, T> {
-    #[inline]
+impl<T> Drop for SlotCell<T> {
     fn drop(&mut self) {
-        if self.0.state.get() == RUNNING {
-            self.0.state.set(IDLE);
-        } else {
-            self.0.end_silenced_call();
-        }
+        // SAFETY: the pointer came from `Box::into_raw` and the cell still owns it; with
+        // the cell gone, no entry refers to it either (entries hold the slot).
+        drop(unsafe { Box::from_raw(self.func.get().as_ptr()) });
     }
+}
+
+fn into_raw<T>(func: SlotFn<T>) -> RawFn<T> {
+    NonNull::from(Box::leak(func))
 }
 
 /// The closure of a silenced slot: zero-sized, so boxing it allocates nothing.
@@ -119,83 +81,162 @@ fn noop<T>() -> SlotFn<T> {
     Box::new(|_: &T| {})
 }
 
+/// A connected slot: its cell and the signal's data `E` about it (its id, its receiver).
+/// `cell` comes first (`repr(C)`), so that the cell's address is the slot's own.
+#[repr(C)]
+pub(crate) struct Slot<T, E> {
+    cell: SlotCell<T>,
+    pub(crate) data: E,
+}
+
+/// A list entry: a counted reference to a slot and a copy of its closure's pointer, so
+/// that an emission reaches the closure straight from the list (one load less on the
+/// way to each call).
+pub(crate) struct Entry<T, E> {
+    slot: RcRef<Slot<T, E>>,
+    func: RawFn<T>,
+}
+
+impl<T, E> Entry<T, E> {
+    pub(crate) fn new(func: SlotFn<T>, data: E) -> Self {
+        Self::from_slot(RcRef::new(Slot {
+            cell: SlotCell::new(func),
+            data,
+        }))
+    }
+
+    /// A new connection in the allocation of a disconnected one.
+    #[inline]
+    pub(crate) fn reuse(spare: Spare<T, E>, func: SlotFn<T>, data: E) -> Self {
+        let mut slot = spare.0;
+        let s = RcRef::get_mut(&mut slot).expect("a spare slot is unique");
+        debug_assert_eq!(s.cell.state.get(), SILENCED);
+        // A spare's cell holds the zero-sized no-op, whose box owns no memory and whose
+        // drop does nothing: overwriting its pointer (instead of dropping it through its
+        // vtable) loses nothing.
+        s.cell.func.set(into_raw(func));
+        s.cell.state.set(IDLE);
+        s.data = data;
+        Self::from_slot(slot)
+    }
+
+    fn from_slot(slot: RcRef<Slot<T, E>>) -> Self {
+        let func = slot.cell.func.get();
+        Entry { slot, func }
+    }
+
+    pub(crate) fn data(&self) -> &E {
+        &self.slot.data
+    }
+
+    pub(crate) fn cell(&self) -> &SlotCell<T> {
+        &self.slot.cell
+    }
+
+    /// The closure's pointer as it was when the entry was made: valid while the cell's
+    /// state is IDLE (a silenced cell no longer owns it).
+    pub(super) fn func(&self) -> RawFn<T> {
+        self.func
+    }
+
+    /// This entry's slot kept for reuse, if nothing else refers to it and it is
+    /// silenced; `reset` clears the data it should not carry over.
+    #[inline]
+    pub(crate) fn into_spare(mut self, reset: impl FnOnce(&mut E)) -> Option<Spare<T, E>> {
+        let slot = RcRef::get_mut(&mut self.slot)?;
+        if !slot.cell.is_silenced() {
+            return None;
+        }
+        reset(&mut slot.data);
+        Some(Spare(self.slot))
+    }
+
+    /// The slot's address, for tests that check where it lives.
+    #[cfg(test)]
+    pub(crate) fn slot_ptr(&self) -> *const () {
+        &*self.slot as *const Slot<T, E> as *const ()
+    }
+}
+
+impl<T, E> Clone for Entry<T, E> {
+    fn clone(&self) -> Self {
+        Entry {
+            slot: self.slot.clone(),
+            func: self.func,
+        }
+    }
+}
+
+/// A disconnected slot's allocation, unique and silenced, kept for the next connection.
+pub(crate) struct Spare<T, E>(RcRef<Slot<T, E>>);
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::rc::{Rc, Weak};
+    use std::rc::Rc;
 
-    /// A cell whose closure gets the cell itself.
-    fn cell_with<T: 'static>(f: impl Fn(&SlotCell<T>, &T) + 'static) -> Rc<SlotCell<T>> {
-        let back: Rc<RefCell<Weak<SlotCell<T>>>> = Rc::default();
-        let b = back.clone();
-        let cell = Rc::new(SlotCell::new(Box::new(move |x: &T| {
-            let cell = b.borrow().upgrade().expect("cell alive while called");
-            f(&cell, x);
-        })));
-        *back.borrow_mut() = Rc::downgrade(&cell);
-        cell
+    fn silence<T, E>(entry: &Entry<T, E>) {
+        entry.cell().state.set(SILENCED);
+        drop(entry.cell().take_closure());
     }
 
     #[test]
-    fn a_running_closure_is_not_entered_again() {
-        let depth = Rc::new(Cell::new(0));
-        let d = depth.clone();
-        let cell = cell_with(move |cell, x: &u32| {
-            d.set(d.get() + 1);
-            cell.call(&(x + 1)); // refused: running
-        });
-        cell.call(&1);
-        assert_eq!(depth.get(), 1);
-        cell.call(&1);
-        assert_eq!(depth.get(), 2, "idle again after the call");
-    }
-
-    #[test]
-    fn silenced_while_running_drops_the_closure_when_the_call_returns() {
+    fn taking_the_closure_leaves_a_no_op_and_drops_nothing_twice() {
         let token = Rc::new(());
         let held = token.clone();
-        let calls = Rc::new(Cell::new(0));
-        let c = calls.clone();
-        let cell = cell_with(move |cell, ()| {
-            let _keep = &held;
-            c.set(c.get() + 1);
-            assert!(cell.silence().is_none(), "running: kept until it returns");
-        });
-        cell.call(&());
-        assert_eq!(Rc::strong_count(&token), 1, "dropped right after the call");
-        cell.call(&()); // silenced: nothing runs
-        assert_eq!(calls.get(), 1);
-        assert!(cell.silence().is_none(), "already silenced");
-    }
-
-    #[test]
-    fn silencing_an_idle_slot_hands_back_its_closure() {
-        let token = Rc::new(());
-        let held = token.clone();
-        let cell: SlotCell<()> = SlotCell::new(Box::new(move |()| {
-            let _keep = &held;
-        }));
-        let user = cell.silence().expect("idle: the closure comes back");
-        assert_eq!(Rc::strong_count(&token), 2);
+        let entry: Entry<(), ()> = Entry::new(
+            Box::new(move |()| {
+                let _keep = &held;
+            }),
+            (),
+        );
+        entry.cell().state.set(SILENCED);
+        let user = entry.cell().take_closure();
+        assert_eq!(Rc::strong_count(&token), 2, "handed over, not dropped");
         drop(user);
         assert_eq!(Rc::strong_count(&token), 1);
-        cell.call(&()); // a no-op now
+        drop(entry); // drops the no-op
+        assert_eq!(Rc::strong_count(&token), 1);
     }
 
     #[test]
-    fn a_panicking_closure_leaves_the_cell_callable() {
-        let calls = Rc::new(Cell::new(0));
-        let c = calls.clone();
-        let cell: SlotCell<()> = SlotCell::new(Box::new(move |()| {
-            c.set(c.get() + 1);
-            if c.get() == 1 {
-                panic!("slot panicked");
-            }
-        }));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cell.call(&())));
-        assert!(r.is_err());
-        cell.call(&());
-        assert_eq!(calls.get(), 2);
+    fn a_dropped_slot_drops_its_closure() {
+        let token = Rc::new(());
+        let held = token.clone();
+        let entry: Entry<(), ()> = Entry::new(
+            Box::new(move |()| {
+                let _keep = &held;
+            }),
+            (),
+        );
+        let copy = entry.clone();
+        drop(entry);
+        assert_eq!(Rc::strong_count(&token), 2, "a copy still holds the slot");
+        drop(copy);
+        assert_eq!(Rc::strong_count(&token), 1);
+    }
+
+    #[test]
+    fn only_a_unique_silenced_slot_is_spared_and_its_reuse_runs_the_new_closure() {
+        let entry: Entry<u32, u8> = Entry::new(Box::new(|_| {}), 7);
+        let copy = entry.clone();
+        silence(&copy);
+        assert!(entry.into_spare(|_| {}).is_none(), "not unique");
+        let live: Entry<u32, u8> = Entry::new(Box::new(|_| {}), 7);
+        assert!(live.into_spare(|_| {}).is_none(), "not silenced");
+        let silenced = copy;
+        let before = silenced.slot_ptr();
+        let spare = silenced
+            .into_spare(|d| *d = 0)
+            .expect("unique and silenced");
+        let seen = Rc::new(Cell::new(0));
+        let s = seen.clone();
+        let reused = Entry::reuse(spare, Box::new(move |x: &u32| s.set(*x)), 9);
+        assert_eq!(reused.slot_ptr(), before, "same allocation");
+        assert_eq!(*reused.data(), 9);
+        assert_eq!(reused.cell().state.get(), IDLE);
+        // SAFETY: the state is IDLE and nothing else calls the closure.
+        unsafe { (*reused.func().as_ptr())(&5) };
+        assert_eq!(seen.get(), 5);
     }
 }
