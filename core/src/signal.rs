@@ -29,7 +29,8 @@ fn next_id() -> NonZeroU64 {
 /// What a signal knows about one connected slot, besides its closure (which the slot's
 /// cell in [`sys`](crate::sys) owns). Disconnecting a slot silences it: an emission in
 /// progress that reaches it later calls nothing, and the user's closure is dropped at
-/// once, or when its own call returns if it was disconnected while running.
+/// once, or, if it was disconnected while running, when the outermost emission in
+/// progress ends.
 struct SlotData {
     id: NonZeroU64,
     /// Liveness of the receiver this slot is bound to, if any.
@@ -91,8 +92,10 @@ pub(crate) struct Shared<T> {
 /// - A slot **connected during an emission** is not called by that emission, only by
 ///   later ones.
 /// - A slot **disconnected during an emission** and not yet called is skipped; a slot
-///   that disconnects itself finishes its current call and its closure is dropped right
-///   after.
+///   disconnected while it runs (by itself, or by a slot of a nested emission) finishes
+///   its current call, and its closure is dropped when the outermost emission of the
+///   signal ends (as Qt keeps a slot object alive while an emission uses it). Either way
+///   `disconnect` returns `true` at once and the slot is never called again.
 /// - A slot may **drop the object that owns the signal** (its handle: the emitter holds
 ///   another while it emits); the emission in progress finishes normally.
 /// - A **panicking slot** propagates the panic to the emitter; the signal stays usable and
@@ -333,12 +336,13 @@ impl<T> Shared<T> {
 
     fn remove(&self, id: NonZeroU64) -> bool {
         let removed = self.slots.edit(|list| {
-            let pos = list.binary_search_by_key(&id, |e| e.data().id).ok()?;
-            if pos + 1 == list.len() {
-                list.pop() // the newest slot: no shift
-            } else {
-                Some(list.remove(pos))
+            // The newest slot first: scoped connections and waits disconnect in the
+            // reverse order of connecting, and it comes out without a search or a shift.
+            if list.last().is_some_and(|e| e.data().id == id) {
+                return list.pop();
             }
+            let pos = list.binary_search_by_key(&id, |e| e.data().id).ok()?;
+            Some(list.remove(pos))
         });
         let Some(entry) = removed else {
             return false;
@@ -454,6 +458,8 @@ mod tests {
         let before = list_ptr(&sig);
         sig.connect(|()| {});
         assert_eq!(before, list_ptr(&sig));
+        // Break the test's own cycle (the first slot holds the signal).
+        sig.disconnect_all();
     }
 
     fn first_slot<T>(sig: &Signal<T>) -> *const () {
