@@ -99,10 +99,10 @@ impl<T, E> SlotList<T, E> {
     /// list empty, and its own change would be lost, but nothing unsound can happen.
     #[inline]
     pub(crate) fn edit<R>(&self, f: impl FnOnce(&mut Vec<Entry<T, E>>) -> R) -> R {
-        // SAFETY: writes to `live` and `retired` happen only here and in `end_cold`,
-        // with no reference into either held across user code: `take`/`replace` move
-        // whole `Vec` headers, and the buffer an emission walks is never written to (see
-        // `emit`).
+        // SAFETY: writes to `live` and `retired` happen only here, in `retire_live` and in
+        // `end_cold`, with no reference into either held across user code:
+        // `take`/`replace` move whole `Vec` headers, and the buffer an emission walks is
+        // never written to (see `emit`).
         unsafe {
             let mut list = if !self.cursor.get().is_null() && !self.fresh.get() {
                 self.retire_live()
@@ -295,7 +295,7 @@ impl<T, E> Drop for EndEmission<'_, T, E> {
 impl<T, E> fmt::Debug for SlotList<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlotList")
-            .field("nested", &(self.flags.get() & !RETIRED))
+            .field("nested", &(self.flags.get() & !(RETIRED | PENDING)))
             .finish_non_exhaustive()
     }
 }
