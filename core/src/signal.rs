@@ -94,8 +94,9 @@ pub(crate) struct Shared<T> {
 /// - A slot **disconnected during an emission** and not yet called is skipped; a slot
 ///   disconnected while it runs (by itself, or by a slot of a nested emission) finishes
 ///   its current call, and its closure is dropped when the outermost emission of the
-///   signal ends (as Qt keeps a slot object alive while an emission uses it). Either way
-///   `disconnect` returns `true` at once and the slot is never called again.
+///   signal ends (Qt drops a functor slot when its call returns; the emission pays for
+///   that with a check after every call). Either way `disconnect` returns `true` at once
+///   and the slot is never called again.
 /// - A slot may **drop the object that owns the signal** (its handle: the emitter holds
 ///   another while it emits); the emission in progress finishes normally.
 /// - A **panicking slot** propagates the panic to the emitter; the signal stays usable and
