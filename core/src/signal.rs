@@ -349,8 +349,8 @@ impl<T> Shared<T> {
             return false;
         };
         // Silenced and its closure dropped here, with the list back in place: a closure's
-        // drop may run user code. A slot running now keeps its closure until its call
-        // returns, which drops it.
+        // drop may run user code. A slot running now keeps its closure until the outermost
+        // emission ends, which drops it.
         drop(self.slots.silence(&entry));
         // If nothing else refers to it (no emission in progress walks it), keep the
         // allocation for the next connect, unbound from its receiver.

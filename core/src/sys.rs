@@ -8,7 +8,6 @@ pub(crate) mod slot_cell;
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
-use std::marker::PhantomData;
 
 use slot_cell::{Entry, SlotCell, IDLE, MARKED, SILENCED};
 
@@ -45,7 +44,8 @@ pub(crate) struct SlotList<T, E> {
     /// except where a nested emission marks and unmarks the cell it interrupted.
     cursor: Cell<*const ()>,
     /// The number of nested emissions in progress, plus [`RETIRED`] while `retired` holds
-    /// lists. Zero in the common case, where an emission only tests it.
+    /// lists and [`PENDING`] while `pending` holds slots. Zero in the common case, where
+    /// an emission only tests it.
     flags: Cell<u32>,
     /// `live` was copied during the current outermost emission and no emission has
     /// started since, so nothing walks its buffer: it may change in place. Only ever set
@@ -168,11 +168,7 @@ impl<T, E> SlotList<T, E> {
         if !outer.is_null() {
             self.begin_nested(outer);
         }
-        let end = EndEmission {
-            list: self,
-            outer,
-            _entries: PhantomData,
-        };
+        let end = EndEmission { list: self, outer };
         // SAFETY: a shared read of the header, as in `is_empty`. The slice then stays
         // valid until `end` drops: while an emission is in progress (the cursor is not
         // null whenever user code runs), `edit` never writes to, moves out of or frees
@@ -263,9 +259,9 @@ impl<T, E> SlotList<T, E> {
                 std::mem::take(&mut *self.pending.get()),
             )
         };
-        let closures: Vec<SlotFn<T>> = pending.iter().map(|e| e.cell().take_closure()).collect();
-        drop(closures);
-        drop(pending);
+        for entry in pending {
+            drop(entry.cell().take_closure());
+        }
         drop(retired);
     }
 }
@@ -279,7 +275,6 @@ fn cell_addr<T>(cell: &SlotCell<T>) -> *const () {
 struct EndEmission<'a, T, E> {
     list: &'a SlotList<T, E>,
     outer: *const (),
-    _entries: PhantomData<&'a Entry<T, E>>,
 }
 
 impl<T, E> Drop for EndEmission<'_, T, E> {
@@ -311,6 +306,10 @@ mod tests {
         Entry::new(Box::new(f), id)
     }
 
+    fn push(list: &List, id: u32, f: impl FnMut(&u32) + 'static) {
+        list.edit(|v| v.push(entry(f, id)));
+    }
+
     fn ids(list: &List) -> Vec<u32> {
         list.with(|v| v.iter().map(|e| *e.data()).collect())
     }
@@ -321,19 +320,14 @@ mod tests {
         let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
         for id in 1..=3 {
             let (l, s) = (list.clone(), seen.clone());
-            list.edit(|v| {
-                v.push(entry(
-                    move |_| {
-                        s.borrow_mut().push(id);
-                        if id == 1 {
-                            l.edit(|v| v.clear());
-                            let s = s.clone();
-                            l.edit(|v| v.push(entry(move |_| s.borrow_mut().push(9), 9)));
-                            l.emit(&0); // nested: sees the edits
-                        }
-                    },
-                    id,
-                ))
+            push(&list, id, move |_| {
+                s.borrow_mut().push(id);
+                if id == 1 {
+                    l.edit(|v| v.clear());
+                    let s = s.clone();
+                    push(&l, 9, move |_| s.borrow_mut().push(9));
+                    l.emit(&0); // nested: sees the edits
+                }
             });
         }
         list.emit(&0);
@@ -348,7 +342,7 @@ mod tests {
         let list = List::new();
         list.edit(|v| v.reserve(8));
         let before = list.with(|v| v.as_ptr());
-        list.edit(|v| v.push(entry(|_| {}, 1)));
+        push(&list, 1, |_| {});
         assert_eq!(list.with(|v| v.as_ptr()), before);
     }
 
@@ -357,14 +351,9 @@ mod tests {
         let token = Rc::new(());
         let list = Rc::new(List::new());
         let (l, t) = (list.clone(), token.clone());
-        list.edit(|v| {
-            v.push(entry(
-                move |_| {
-                    let _keep = &t;
-                    l.edit(|v| v.clear());
-                },
-                1,
-            ))
+        push(&list, 1, move |_| {
+            let _keep = &t;
+            l.edit(|v| v.clear());
         });
         list.emit(&0);
         assert_eq!(
@@ -379,7 +368,7 @@ mod tests {
     #[test]
     fn a_panic_inside_an_emission_ends_it() {
         let list = List::new();
-        list.edit(|v| v.push(entry(|_| panic!("slot panicked"), 1)));
+        push(&list, 1, |_| panic!("slot panicked"));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| list.emit(&0)));
         assert!(r.is_err());
         assert!(list.cursor.get().is_null());
@@ -394,7 +383,7 @@ mod tests {
         let token = Rc::new(());
         let t = token.clone();
         let list = List::new();
-        list.edit(|v| v.push(entry(move |_| assert!(Rc::strong_count(&t) > 1), 1)));
+        push(&list, 1, move |_| assert!(Rc::strong_count(&t) > 1));
         let e = list.with(|v| v[0].clone());
         let user = list.silence(&e).expect("idle: the closure comes back");
         assert_eq!(Rc::strong_count(&token), 2);
@@ -412,17 +401,12 @@ mod tests {
         let (l, t) = (list.clone(), token.clone());
         let calls = Rc::new(Cell::new(0));
         let c = calls.clone();
-        list.edit(|v| {
-            v.push(entry(
-                move |_| {
-                    let _keep = &t;
-                    c.set(c.get() + 1);
-                    let me = l.with(|v| v[0].clone());
-                    assert!(l.silence(&me).is_none(), "running: kept until it returns");
-                    assert_eq!(Rc::strong_count(&t), 2, "still held while it runs");
-                },
-                1,
-            ))
+        push(&list, 1, move |_| {
+            let _keep = &t;
+            c.set(c.get() + 1);
+            let me = l.with(|v| v[0].clone());
+            assert!(l.silence(&me).is_none(), "running: kept until it returns");
+            assert_eq!(Rc::strong_count(&t), 2, "still held while it runs");
         });
         list.emit(&0);
         assert_eq!(
@@ -439,16 +423,11 @@ mod tests {
         let list = Rc::new(List::new());
         let depth = Rc::new(Cell::new(0));
         let (l, d) = (list.clone(), depth.clone());
-        list.edit(|v| {
-            v.push(entry(
-                move |x| {
-                    d.set(d.get() + 1);
-                    if *x == 0 {
-                        l.emit(&1); // this slot is skipped
-                    }
-                },
-                1,
-            ))
+        push(&list, 1, move |x| {
+            d.set(d.get() + 1);
+            if *x == 0 {
+                l.emit(&1); // this slot is skipped
+            }
         });
         list.emit(&0);
         assert_eq!(depth.get(), 1);
@@ -465,30 +444,20 @@ mod tests {
         let (l, t) = (list.clone(), token.clone());
         let after_nested = Rc::new(Cell::new(0));
         let a = after_nested.clone();
-        list.edit(|v| {
-            v.push(entry(
-                move |x| {
-                    let _keep = &t;
-                    if *x == 0 {
-                        l.emit(&1); // slot 2 silences this one
-                        a.set(Rc::strong_count(&t));
-                    }
-                },
-                1,
-            ))
+        push(&list, 1, move |x| {
+            let _keep = &t;
+            if *x == 0 {
+                l.emit(&1); // slot 2 silences this one
+                a.set(Rc::strong_count(&t));
+            }
         });
         let l = list.clone();
-        list.edit(|v| {
-            v.push(entry(
-                move |x| {
-                    if *x == 1 {
-                        let first = l.with(|v| v[0].clone());
-                        assert_eq!(first.cell().state.get(), MARKED);
-                        assert!(l.silence(&first).is_none(), "running further up");
-                    }
-                },
-                2,
-            ))
+        push(&list, 2, move |x| {
+            if *x == 1 {
+                let first = l.with(|v| v[0].clone());
+                assert_eq!(first.cell().state.get(), MARKED);
+                assert!(l.silence(&first).is_none(), "running further up");
+            }
         });
         list.emit(&0);
         assert_eq!(after_nested.get(), 2, "kept while its call ran");

@@ -129,7 +129,7 @@ impl<T, E> Entry<T, E> {
         &self.slot.data
     }
 
-    pub(crate) fn cell(&self) -> &SlotCell<T> {
+    pub(super) fn cell(&self) -> &SlotCell<T> {
         &self.slot.cell
     }
 
