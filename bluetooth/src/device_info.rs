@@ -1,8 +1,23 @@
 //! [`DeviceInfo`] (Qt's `QBluetoothDeviceInfo`): a remote device as bluetoothd knows it.
 
+use std::collections::BTreeMap;
+
+use bitflags::bitflags;
 use uuid::Uuid;
 
+use crate::low_energy::RemoteAddressType;
 use crate::BluetoothAddress;
+
+bitflags! {
+    /// Which Bluetooth a device speaks (Qt's `QBluetoothDeviceInfo::CoreConfigurations`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct CoreConfigurations: u8 {
+        /// Low Energy (Qt: `LowEnergyCoreConfiguration`).
+        const LOW_ENERGY = 0x01;
+        /// Classic BR/EDR (Qt: `BaseRateCoreConfiguration`).
+        const BASE_RATE = 0x02;
+    }
+}
 
 /// A remote device found by discovery or known to bluetoothd (Qt's
 /// `QBluetoothDeviceInfo`).
@@ -23,6 +38,22 @@ pub struct DeviceInfo {
     pub service_uuids: Vec<Uuid>,
     /// Whether it is paired with this adapter.
     pub paired: bool,
+    /// The LE address type (Qt keeps it in the controller: `remoteAddressType`);
+    /// `Public` for a classic device.
+    pub address_type: RemoteAddressType,
+    /// LE, classic or both, as far as bluetoothd's view tells (Qt:
+    /// `coreConfigurations`): LE when the address is random or the device sent LE
+    /// advertising data (flags, manufacturer or service data, appearance); classic when
+    /// it has a Class of Device or its advertising flags do not say "BR/EDR not
+    /// supported". Empty when neither is known.
+    pub core_configurations: CoreConfigurations,
+    /// The advertised transmit power in dBm (Qt: none; bluetoothd's `TxPower`).
+    pub tx_power: Option<i16>,
+    /// Manufacturer-specific advertising data by company ID, every one bluetoothd kept
+    /// (Qt: `manufacturerData`).
+    pub manufacturer_data: BTreeMap<u16, Vec<u8>>,
+    /// Service data from advertising, by service UUID (Qt: `serviceData`).
+    pub service_data: BTreeMap<Uuid, Vec<u8>>,
 }
 
 impl DeviceInfo {
@@ -52,13 +83,50 @@ impl DeviceInfo {
             .into_iter()
             .collect();
         service_uuids.sort();
+        let class = device.class().await?.unwrap_or(0);
+        let address_type = match device.address_type().await? {
+            bluer::AddressType::LeRandom => RemoteAddressType::Random,
+            _ => RemoteAddressType::Public,
+        };
+        let manufacturer_data: BTreeMap<u16, Vec<u8>> = device
+            .manufacturer_data()
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let service_data: BTreeMap<Uuid, Vec<u8>> = device
+            .service_data()
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let flags = device.advertising_flags().await?.unwrap_or_default();
+        let appearance = device.appearance().await?;
+        let mut core = CoreConfigurations::empty();
+        let advertised = !flags.is_empty()
+            || !manufacturer_data.is_empty()
+            || !service_data.is_empty()
+            || appearance.is_some();
+        if address_type == RemoteAddressType::Random || advertised {
+            core |= CoreConfigurations::LOW_ENERGY;
+        }
+        // Bit 2 of the advertising flags: "BR/EDR Not Supported".
+        let no_bredr = flags.first().is_some_and(|f| f & 0x04 != 0);
+        if class != 0 || (!flags.is_empty() && !no_bredr) {
+            core |= CoreConfigurations::BASE_RATE;
+        }
         Ok(DeviceInfo {
             address,
             name: device.name().await?.unwrap_or_else(|| address.to_string()),
-            class: device.class().await?.unwrap_or(0),
+            class,
             rssi: device.rssi().await?,
             service_uuids,
             paired: device.is_paired().await?,
+            address_type,
+            core_configurations: core,
+            tx_power: device.tx_power().await?,
+            manufacturer_data,
+            service_data,
         })
     }
 }
@@ -77,6 +145,11 @@ mod tests {
             rssi: None,
             service_uuids: Vec::new(),
             paired: false,
+            address_type: RemoteAddressType::Public,
+            core_configurations: CoreConfigurations::BASE_RATE,
+            tx_power: None,
+            manufacturer_data: BTreeMap::new(),
+            service_data: BTreeMap::new(),
         };
         assert_eq!(info.major_device_class(), 2);
         assert_eq!(info.minor_device_class(), 3);

@@ -21,6 +21,7 @@ mod device_discovery;
 mod device_info;
 mod l2cap_mode;
 mod local_device;
+pub mod low_energy;
 mod port;
 mod protocol;
 pub mod raw;
@@ -39,9 +40,12 @@ mod testbed_smoke;
 
 pub use address::{AddressParseError, BluetoothAddress};
 pub use device_discovery::{DeviceDiscoveryAgent, DEFAULT_DISCOVERY_TIMEOUT};
-pub use device_info::DeviceInfo;
+pub use device_info::{CoreConfigurations, DeviceInfo};
 pub use l2cap_mode::L2capMode;
 pub use local_device::{HostInfo, HostMode, LocalDevice};
+pub use low_energy::{
+    LowEnergyCharacteristic, LowEnergyController, LowEnergyDescriptor, LowEnergyService,
+};
 pub use port::valid_port;
 pub use protocol::Protocol;
 pub use security::SecurityFlags;

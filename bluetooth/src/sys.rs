@@ -8,7 +8,7 @@
 
 use std::io;
 use std::mem::{size_of, MaybeUninit};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::{BluetoothAddress, Protocol};
 
@@ -397,6 +397,80 @@ pub fn adapters() -> io::Result<Vec<Adapter>> {
         });
     }
     Ok(out)
+}
+
+/// `BDADDR_LE_PUBLIC` and `BDADDR_LE_RANDOM`: the address types of an LE device.
+const BDADDR_LE_PUBLIC: u8 = 1;
+const BDADDR_LE_RANDOM: u8 = 2;
+/// The LE PSM asked for by [`le_link_up`]: SDP's, which is never served over LE, so the
+/// peer's kernel refuses the channel once the link is up.
+const LE_PROBE_PSM: u16 = 0x0001;
+
+/// Brings up an LE link from the adapter at `local` to `peer` and leaves it to whoever
+/// holds a channel on it; blocks for at most `timeout`.
+///
+/// It asks for an LE credit-based channel on a PSM nobody serves over LE. When the link
+/// comes up the kernel gives every listening fixed channel a channel on it before our
+/// request leaves, so bluetoothd's ATT socket gets one and bluetoothd attaches its GATT
+/// client to the link (as for a link the peer made). Our request is then refused
+/// (`ECONNREFUSED`), which says the link was made. A socket of our own on the ATT channel
+/// would not do: a client's fixed channel keeps the listener's off the link.
+///
+/// # Errors
+/// `ECONNREFUSED` is returned as `Ok`; any other OS error (`EHOSTDOWN`, `ETIMEDOUT`,
+/// `ECONNABORTED`: no link) as is.
+pub(crate) fn le_link_up(
+    local: BluetoothAddress,
+    peer: BluetoothAddress,
+    random: bool,
+    timeout: std::time::Duration,
+) -> io::Result<()> {
+    let fd = socket(Protocol::L2cap, false)?;
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)?;
+    let family = libc::AF_BLUETOOTH as libc::sa_family_t;
+    let local_sa = SockaddrL2 {
+        family,
+        psm: 0,
+        bdaddr: local.to_kernel(),
+        cid: 0,
+        bdaddr_type: BDADDR_LE_PUBLIC,
+    };
+    let peer_sa = SockaddrL2 {
+        family,
+        psm: LE_PROBE_PSM.to_le(),
+        bdaddr: peer.to_kernel(),
+        cid: 0,
+        bdaddr_type: if random {
+            BDADDR_LE_RANDOM
+        } else {
+            BDADDR_LE_PUBLIC
+        },
+    };
+    let len = size_of::<SockaddrL2>() as libc::socklen_t;
+    // SAFETY: `local_sa` is an initialised `sockaddr_l2` of `len` bytes that lives across
+    // the call; `fd` is a valid descriptor.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const local_sa).cast(), len) })?;
+    // SAFETY: as above, for `peer_sa`.
+    let r = cvt(unsafe { libc::connect(fd.as_raw_fd(), (&raw const peer_sa).cast(), len) });
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The descriptor of bluer's notify reader (bluetoothd's `AcquireNotify`), owned.
+///
+/// # Errors
+/// bluer could not hand it over.
+pub(crate) fn notify_fd(reader: bluer::gatt::CharacteristicReader) -> io::Result<OwnedFd> {
+    let fd = reader.into_raw_fd()?;
+    // SAFETY: `into_raw_fd` gave up its ownership of the open descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

@@ -1,0 +1,520 @@
+//! The helper thread's half of the LE classes: bluer calls on bluetoothd's GATT client,
+//! their results sent into the loop as [`Event`]s tagged with the link they belong to.
+
+use std::cell::Cell;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use sigloop_core::RemoteEmitter;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::{ControllerError, PropertyTypes, RemoteAddressType};
+use crate::bluez::{self, next, BluezError};
+use crate::{sys, BluetoothAddress};
+
+/// How long the kernel may take to make the LE link (its own LE connection timeout is
+/// 20 s too).
+pub(crate) const LINK_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long bluetoothd may take to report the link and finish its service discovery.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one value read of a full discovery may take before it is left empty.
+const DETAIL_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a disconnect waits for bluetoothd to report the link gone.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a remote attribute lives: BlueZ's object ids, which are the attribute handles
+/// of the service, characteristic (declaration) and descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Path {
+    pub service: u16,
+    pub characteristic: u16,
+    pub descriptor: u16,
+}
+
+/// A primary or secondary service as bluetoothd lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServiceEntry {
+    pub id: u16,
+    pub uuid: Uuid,
+}
+
+/// A descriptor as discovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DescData {
+    pub handle: u16,
+    pub uuid: Uuid,
+    pub value: Vec<u8>,
+}
+
+/// A characteristic as discovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CharData {
+    pub handle: u16,
+    pub uuid: Uuid,
+    pub properties: PropertyTypes,
+    pub value: Vec<u8>,
+    pub descriptors: Vec<DescData>,
+}
+
+/// How notifications reach the loop.
+#[derive(Debug)]
+pub(crate) enum NotifySource {
+    /// bluetoothd's `AcquireNotify` socket: each datagram one value.
+    Fd(OwnedFd),
+    /// `StartNotify`: the values come as [`Event::Notified`] from the helper.
+    Stream,
+}
+
+/// A value the loop takes out of an event once (an fd is not `Clone`).
+pub(crate) struct Once<T>(Cell<Option<T>>);
+
+impl<T> Once<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Once(Cell::new(Some(value)))
+    }
+
+    pub(crate) fn take(&self) -> Option<T> {
+        self.0.take()
+    }
+}
+
+impl<T> std::fmt::Debug for Once<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Once(..)")
+    }
+}
+
+/// What the helper thread reports; `Cell`s carry what the loop takes out once.
+#[derive(Debug)]
+pub(crate) enum Event {
+    LinkUp {
+        adapter: String,
+        local: BluetoothAddress,
+        mtu: Option<u16>,
+    },
+    LinkFailed(ControllerError, String),
+    LinkDown {
+        remote: bool,
+    },
+    Services(Result<Vec<ServiceEntry>, String>),
+    Details {
+        service: u16,
+        result: Result<Vec<CharData>, String>,
+    },
+    Read {
+        path: Path,
+        result: Result<Vec<u8>, String>,
+    },
+    Written {
+        path: Path,
+        value: Vec<u8>,
+        with_response: bool,
+        result: Result<(), String>,
+    },
+    NotifyOn {
+        path: Path,
+        result: Once<Result<NotifySource, String>>,
+    },
+    Notified {
+        path: Path,
+        value: Vec<u8>,
+    },
+    NotifyEnded {
+        path: Path,
+    },
+    Rssi(Result<i16, String>),
+}
+
+pub(crate) type Emitter = RemoteEmitter<(u64, Event)>;
+
+/// What a link task needs to know.
+pub(crate) struct LinkRequest {
+    pub local: BluetoothAddress,
+    pub peer: BluetoothAddress,
+    pub address_type: RemoteAddressType,
+    pub link: u64,
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// On the helper thread: makes the LE link, waits for bluetoothd's GATT client, reports
+/// it, then watches it until it drops or `stop` fires (or its sender is dropped), when it
+/// disconnects.
+pub(crate) async fn link(
+    session: Result<bluer::Session, BluezError>,
+    req: LinkRequest,
+    emitter: Emitter,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let emit = |e: Event| {
+        let _ = emitter.emit((req.link, e));
+    };
+    let fail = |kind: ControllerError, why: String| {
+        let _ = emitter.emit((req.link, Event::LinkFailed(kind, why)));
+    };
+    let adapter = async {
+        let session = session?;
+        let adapter = bluez::adapter(&session, req.local).await?;
+        let address = bluez::from_bluer(adapter.address().await?);
+        if !adapter.is_powered().await? {
+            return Err(BluezError::NotReady);
+        }
+        Ok::<_, BluezError>((adapter, address))
+    };
+    let (adapter, local) = match tokio::time::timeout(bluez::CALL_TIMEOUT, adapter).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e @ (BluezError::NoAdapter | BluezError::NotReady))) => {
+            return fail(ControllerError::InvalidBluetoothAdapter, e.to_string())
+        }
+        Ok(Err(e)) => return fail(ControllerError::Unknown, e.to_string()),
+        Err(_) => return fail(ControllerError::Unknown, BluezError::Timeout.to_string()),
+    };
+    let peer = req.peer;
+    let random = req.address_type == RemoteAddressType::Random;
+    let made =
+        tokio::task::spawn_blocking(move || sys::le_link_up(local, peer, random, LINK_TIMEOUT));
+    // Not cut short by `stop`: a link that comes up after all is closed below.
+    let made = made
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+    if let Err(e) = made {
+        let kind = match e.raw_os_error() {
+            // EINPROGRESS: the socket's send timeout ended the blocking connect first.
+            Some(
+                libc::EHOSTDOWN
+                | libc::ETIMEDOUT
+                | libc::EHOSTUNREACH
+                | libc::EAGAIN
+                | libc::EINPROGRESS,
+            ) => {
+                return fail(
+                    ControllerError::UnknownRemoteDevice,
+                    format!(
+                        "no answer from {peer} within {} s ({e}): is it in range and \
+                         advertising as connectable, and is its address type ({:?}) right?",
+                        LINK_TIMEOUT.as_secs(),
+                        req.address_type
+                    ),
+                );
+            }
+            Some(libc::EADDRNOTAVAIL | libc::ENODEV | libc::ENETDOWN) => {
+                ControllerError::InvalidBluetoothAdapter
+            }
+            Some(libc::EACCES | libc::EPERM) => ControllerError::Authorization,
+            _ => ControllerError::Connection,
+        };
+        return fail(kind, format!("LE link to {peer}: {e}"));
+    }
+    let bpeer = bluer::Address(peer.octets());
+    if stopped(&mut stop) {
+        return close(&adapter, bpeer).await;
+    }
+    // bluetoothd notices the link and attaches its GATT client; wait for both.
+    let resolved = async {
+        loop {
+            if adapter.device_addresses().await?.contains(&bpeer) {
+                let device = adapter.device(bpeer)?;
+                if device.is_connected().await? && device.is_services_resolved().await? {
+                    return Ok::<_, bluer::Error>(device);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let device = tokio::select! {
+        r = tokio::time::timeout(RESOLVE_TIMEOUT, resolved) => r,
+        _ = &mut stop => return close(&adapter, bpeer).await,
+    };
+    let device = match device {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => return fail(ControllerError::Connection, text(e)),
+        Err(_) => {
+            close(&adapter, bpeer).await;
+            return fail(
+                ControllerError::Connection,
+                format!(
+                    "bluetoothd did not resolve the services of {peer} within {} s",
+                    RESOLVE_TIMEOUT.as_secs()
+                ),
+            );
+        }
+    };
+    let mut events = match device.events().await {
+        Ok(e) => Box::pin(e),
+        Err(e) => return fail(ControllerError::Unknown, text(e)),
+    };
+    let mtu = att_mtu(&device).await;
+    emit(Event::LinkUp {
+        adapter: adapter.name().to_string(),
+        local,
+        mtu,
+    });
+    // It may have dropped before the watch began.
+    if !device.is_connected().await.unwrap_or(false) {
+        return emit(Event::LinkDown { remote: true });
+    }
+    loop {
+        tokio::select! {
+            e = next(&mut events) => match e {
+                Some(bluer::DeviceEvent::PropertyChanged(bluer::DeviceProperty::Connected(false)))
+                | None => return emit(Event::LinkDown { remote: true }),
+                Some(_) => {}
+            },
+            _ = &mut stop => break,
+        }
+    }
+    // Our side closes.
+    let _ = device.disconnect().await;
+    let gone = async {
+        while device.is_connected().await.unwrap_or(false) {
+            if next(&mut events).await.is_none() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, gone).await;
+    emit(Event::LinkDown { remote: false });
+}
+
+/// Whether the loop asked the link task to stop (or dropped its sender).
+fn stopped(stop: &mut oneshot::Receiver<()>) -> bool {
+    !matches!(stop.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+}
+
+/// Closes a link nobody is told about any more.
+async fn close(adapter: &bluer::Adapter, peer: bluer::Address) {
+    if let Ok(d) = adapter.device(peer) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, d.disconnect()).await;
+    }
+}
+
+/// The link's ATT MTU as bluetoothd reports it on any characteristic (its `MTU`
+/// property, BlueZ 5.62 and later). bluer hands out that value less 5 (its margin for
+/// the notify and write sockets); the 5 is added back here.
+async fn att_mtu(device: &bluer::Device) -> Option<u16> {
+    for service in device.services().await.ok()? {
+        if let Some(c) = service.characteristics().await.ok()?.first() {
+            return c.mtu().await.ok().map(|m| (m + 5) as u16);
+        }
+    }
+    None
+}
+
+/// The device on the named adapter.
+fn device(
+    session: &bluer::Session,
+    adapter: &str,
+    peer: BluetoothAddress,
+) -> Result<bluer::Device, bluer::Error> {
+    session
+        .adapter(adapter)?
+        .device(bluer::Address(peer.octets()))
+}
+
+/// Lists the device's services.
+pub(crate) async fn services(
+    session: bluer::Session,
+    adapter: String,
+    peer: BluetoothAddress,
+) -> Result<Vec<ServiceEntry>, String> {
+    let device = device(&session, &adapter, peer).map_err(text)?;
+    let mut out = Vec::new();
+    for s in device.services().await.map_err(text)? {
+        out.push(ServiceEntry {
+            id: s.id(),
+            uuid: s.uuid().await.map_err(text)?,
+        });
+    }
+    out.sort_by_key(|s| s.id);
+    Ok(out)
+}
+
+/// Lists a service's characteristics and descriptors, with their values if `values`.
+pub(crate) async fn details(
+    session: bluer::Session,
+    adapter: String,
+    peer: BluetoothAddress,
+    service: u16,
+    values: bool,
+) -> Result<Vec<CharData>, String> {
+    let device = device(&session, &adapter, peer).map_err(text)?;
+    let service = device.service(service).await.map_err(text)?;
+    let mut out = Vec::new();
+    for c in service.characteristics().await.map_err(text)? {
+        let properties = PropertyTypes::from_bluer(&c.flags().await.map_err(text)?);
+        let value = if values && properties.contains(PropertyTypes::READ) {
+            read_bounded(c.read()).await
+        } else {
+            Vec::new()
+        };
+        let mut descriptors = Vec::new();
+        for d in c.descriptors().await.map_err(text)? {
+            let value = if values {
+                read_bounded(d.read()).await
+            } else {
+                Vec::new()
+            };
+            descriptors.push(DescData {
+                handle: d.id(),
+                uuid: d.uuid().await.map_err(text)?,
+                value,
+            });
+        }
+        descriptors.sort_by_key(|d| d.handle);
+        out.push(CharData {
+            handle: c.id(),
+            uuid: c.uuid().await.map_err(text)?,
+            properties,
+            value,
+            descriptors,
+        });
+    }
+    out.sort_by_key(|c| c.handle);
+    Ok(out)
+}
+
+/// A read of a full discovery: failing or hanging leaves the value empty.
+async fn read_bounded(read: impl std::future::Future<Output = bluer::Result<Vec<u8>>>) -> Vec<u8> {
+    match tokio::time::timeout(DETAIL_READ_TIMEOUT, read).await {
+        Ok(Ok(v)) => v,
+        _ => Vec::new(),
+    }
+}
+
+async fn characteristic(
+    session: &bluer::Session,
+    adapter: &str,
+    peer: BluetoothAddress,
+    path: Path,
+) -> Result<bluer::gatt::remote::Characteristic, String> {
+    device(session, adapter, peer)
+        .map_err(text)?
+        .service(path.service)
+        .await
+        .map_err(text)?
+        .characteristic(path.characteristic)
+        .await
+        .map_err(text)
+}
+
+/// Reads a characteristic's value, or its descriptor's when `path.descriptor` is set.
+pub(crate) async fn read(
+    session: bluer::Session,
+    adapter: String,
+    peer: BluetoothAddress,
+    path: Path,
+) -> Result<Vec<u8>, String> {
+    let c = characteristic(&session, &adapter, peer, path).await?;
+    if path.descriptor == 0 {
+        c.read().await.map_err(text)
+    } else {
+        let d = c.descriptor(path.descriptor).await.map_err(text)?;
+        d.read().await.map_err(text)
+    }
+}
+
+/// Writes a characteristic's value (with response or as a command), or its
+/// descriptor's when `path.descriptor` is set.
+pub(crate) async fn write(
+    session: bluer::Session,
+    adapter: String,
+    peer: BluetoothAddress,
+    path: Path,
+    value: Vec<u8>,
+    with_response: bool,
+) -> Result<(), String> {
+    let c = characteristic(&session, &adapter, peer, path).await?;
+    if path.descriptor != 0 {
+        let d = c.descriptor(path.descriptor).await.map_err(text)?;
+        return d.write(&value).await.map_err(text);
+    }
+    let req = bluer::gatt::remote::CharacteristicWriteRequest {
+        op_type: if with_response {
+            bluer::gatt::WriteOp::Request
+        } else {
+            bluer::gatt::WriteOp::Command
+        },
+        ..Default::default()
+    };
+    c.write_ext(&value, &req).await.map_err(text)
+}
+
+/// Turns notifications on: through `AcquireNotify` where bluetoothd offers it (the
+/// socket goes to the loop), else through `StartNotify`, whose values are sent as
+/// [`Event::Notified`] until `stop` fires or its sender is dropped.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn notify(
+    session: Result<bluer::Session, BluezError>,
+    adapter: String,
+    peer: BluetoothAddress,
+    path: Path,
+    notify_flag: bool,
+    link: u64,
+    emitter: Emitter,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let report = |r: Result<NotifySource, String>| {
+        let _ = emitter.emit((
+            link,
+            Event::NotifyOn {
+                path,
+                result: Once::new(r),
+            },
+        ));
+    };
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => return report(Err(e.to_string())),
+    };
+    let c = match characteristic(&session, &adapter, peer, path).await {
+        Ok(c) => c,
+        Err(e) => return report(Err(e)),
+    };
+    if notify_flag {
+        let acquired = tokio::time::timeout(bluez::CALL_TIMEOUT, c.notify_io()).await;
+        if let Ok(Ok(reader)) = acquired {
+            return report(sys::notify_fd(reader).map(NotifySource::Fd).map_err(text));
+        }
+    }
+    let stream = match tokio::time::timeout(bluez::CALL_TIMEOUT, c.notify()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return report(Err(text(e))),
+        Err(_) => return report(Err(BluezError::Timeout.to_string())),
+    };
+    report(Ok(NotifySource::Stream));
+    let mut stream = Box::pin(stream);
+    loop {
+        tokio::select! {
+            v = next(&mut stream) => match v {
+                Some(value) => {
+                    if emitter.emit((link, Event::Notified { path, value })).is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = emitter.emit((link, Event::NotifyEnded { path }));
+                    return;
+                }
+            },
+            _ = &mut stop => return,
+        }
+    }
+}
+
+/// Reads the signal strength bluetoothd last saw from the device.
+pub(crate) async fn rssi(
+    session: bluer::Session,
+    adapter: String,
+    peer: BluetoothAddress,
+) -> Result<i16, String> {
+    let device = device(&session, &adapter, peer).map_err(text)?;
+    device
+        .rssi()
+        .await
+        .map_err(text)?
+        .ok_or_else(|| "bluetoothd has no RSSI for the device (it reports one only from advertisements and inquiry results)".to_string())
+}
