@@ -8,21 +8,25 @@
 //! The server listens on a free channel of every adapter and publishes an SDP record for
 //! the chat's UUID (`listen_uuid`); clients find the channel by that UUID
 //! (`connect_to_service_uuid`, our own SDP query) and join. Every line typed (stdin, read
-//! through the event loop with a `SocketNotifier` on fd 0, not a thread) goes to everyone
-//! else as `NAME: line`; the server announces joins and leaves. `--signals` also prints
-//! the sockets' signals as they fire (`~ ...`); `--until-empty` ends the server when its
-//! last client leaves. A client ends when the server goes away or its stdin ends.
+//! through the event loop with a `SocketNotifier`, not a thread; a terminal, a pipe, a
+//! file or `/dev/null`: `examples/stdin`) goes to everyone else as `NAME: line`; the server
+//! announces joins and leaves. `--signals` also prints the sockets' signals as they fire
+//! (`~ ...`); `--until-empty` ends the server when its last client leaves. A client ends
+//! when the server goes away or its stdin ends, once what it read is sent.
 //!
 //! Run two terminals on a machine with Bluetooth, or `scripts/chat-demo` for a scripted
 //! chat on the test bed.
 
 use std::cell::{Cell, RefCell};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::rc::Rc;
 
 use sigloop::bluetooth::uuids::Uuid;
 use sigloop::bluetooth::{BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol};
-use sigloop::core::{EventLoop, Interest, LoopHandle, SocketError, SocketNotifier};
+use sigloop::core::{EventLoop, SocketError, SocketNotifier};
+
+#[path = "stdin/mod.rs"]
+mod stdin;
 
 /// The service UUID Qt's btchat example uses.
 const CHAT_UUID: Uuid = Uuid::from_u128(0xe8e10f95_1a70_4b27_9ccf_02010264e9c8);
@@ -108,41 +112,6 @@ fn trace(socket: &BluetoothSocket, who: &str) {
     });
 }
 
-/// Calls `line` for each line typed on stdin, and `end` once at its end. The notifier
-/// lives in `keep`.
-fn read_stdin(
-    h: &LoopHandle,
-    keep: &Rc<RefCell<Option<SocketNotifier>>>,
-    line: impl Fn(&str) + 'static,
-    end: impl Fn() + 'static,
-) {
-    let notifier = SocketNotifier::new(h, std::io::stdin(), Interest::READ)
-        .unwrap_or_else(|e| fail(format!("watching stdin: {e}")));
-    let pending = RefCell::new(Vec::new());
-    let k = keep.clone();
-    notifier.activated().connect(move |_| {
-        let mut buf = [0u8; 1024];
-        match std::io::stdin().read(&mut buf) {
-            Ok(0) | Err(_) => {
-                // Stop watching stdin; the notifier is dropped after this slot returns.
-                if let Some(n) = k.borrow_mut().take() {
-                    let _ = n.set_enabled(false);
-                }
-                end();
-            }
-            Ok(n) => {
-                let mut p = pending.borrow_mut();
-                p.extend_from_slice(&buf[..n]);
-                while let Some(i) = p.iter().position(|&b| b == b'\n') {
-                    let text: Vec<u8> = p.drain(..=i).collect();
-                    line(String::from_utf8_lossy(&text).trim_end());
-                }
-            }
-        }
-    });
-    *keep.borrow_mut() = Some(notifier);
-}
-
 fn server(o: Options) {
     let event_loop = EventLoop::new().unwrap_or_else(|e| fail(e));
     let h = event_loop.handle();
@@ -221,18 +190,18 @@ fn server(o: Options) {
         }
     });
 
-    let keep = Rc::default();
+    // The server keeps serving after its stdin ends (`< /dev/null`, say).
     let (b, name) = (broadcast.clone(), o.name.clone());
-    read_stdin(
+    let _stdin = stdin::watch_lines(
         &h,
-        &keep,
         move |line| {
             let text = format!("{name}: {line}");
             say(&text);
             b(&text, None);
         },
         || {},
-    );
+    )
+    .unwrap_or_else(|e| fail(format!("watching stdin: {e}")));
     match event_loop.run() {
         Ok(code) => std::process::exit(code),
         Err(e) => fail(e),
@@ -262,7 +231,7 @@ fn client(o: Options, address: BluetoothAddress) {
             h2.exit(1);
         }
     });
-    let keep = Rc::default();
+    let keep: Rc<RefCell<Option<Rc<SocketNotifier>>>> = Rc::default();
     let (s, h2, name) = (socket.clone(), h.clone(), o.name.clone());
     socket.connected().connect(move |()| {
         say(&format!(
@@ -271,15 +240,16 @@ fn client(o: Options, address: BluetoothAddress) {
             s.peer_port()
         ));
         let (s1, s2, name) = (s.clone(), s.clone(), name.clone());
-        read_stdin(
+        let notifier = stdin::watch_lines(
             &h2,
-            &keep,
             move |line| {
                 let _ = s1.write(format!("{name}: {line}\n").as_bytes());
             },
             // Leave once everything typed is sent: a graceful close.
             move || s2.disconnect_from_service(),
-        );
+        )
+        .unwrap_or_else(|e| fail(format!("watching stdin: {e}")));
+        *keep.borrow_mut() = Some(notifier);
     });
     socket
         .connect_to_service_uuid(address, CHAT_UUID)

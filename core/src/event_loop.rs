@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use calloop::ping::{make_ping, Ping};
 
-use crate::notifier::{NotifierInner, ReadyQueue};
+use crate::notifier::{AlwaysReady, NotifierInner, ReadyQueue};
 use crate::remote::Remote;
 use crate::timer::TimerQueue;
 use crate::{LoopSender, Signal};
@@ -71,6 +71,9 @@ pub(crate) struct LoopInner {
     pub(crate) queue: WorkQueue<Task>,
     /// Notifier activations recorded during the poll: run after it, in the same iteration.
     pub(crate) ready: Rc<ReadyQueue>,
+    /// Notifiers on fds the poller refused (regular files): queued in `ready` on every
+    /// iteration while enabled.
+    pub(crate) always_ready: AlwaysReady,
     pub(crate) timers: TimerQueue,
     remote: std::sync::Arc<Remote>,
     /// Wakes the poll when work is posted from outside `process_events` (an embedding loop
@@ -176,6 +179,7 @@ impl EventLoop {
             calloop_handle,
             queue: WorkQueue::default(),
             ready,
+            always_ready: AlwaysReady::default(),
             timers,
             remote: Remote::new(ping.clone()),
             ping,
@@ -262,6 +266,14 @@ impl LoopHandle {
         self.push_task(Box::new(task));
     }
 
+    /// Makes the loop's fd readable if no iteration is running, so that a loop embedding
+    /// this one calls [`process_events`](Self::process_events).
+    pub(crate) fn wake(&self) {
+        if self.inner.depth.get() == 0 {
+            self.inner.ping.ping();
+        }
+    }
+
     pub(crate) fn push_task(&self, task: Task) {
         let first = self.inner.queue.push(task);
         if first && self.inner.depth.get() == 0 {
@@ -319,9 +331,12 @@ impl LoopHandle {
     /// zero: not at all) for fd readiness or a timer, then runs the due timers and the
     /// ready notifiers' slots. Work queued meanwhile runs at the start of the next
     /// iteration, so a closure that reposts itself cannot starve the poll. If the call
-    /// ran queued work it does not wait (the work may be what its caller waits for), and
-    /// if work is left when an outermost call returns, the loop's fd is made readable, so
-    /// that a loop embedding this one calls again.
+    /// ran queued work it does not wait (the work may be what its caller waits for), nor
+    /// while a notifier on an always-ready fd is enabled (see [`SocketNotifier::new`]); and
+    /// if work is left when an outermost call returns (such a notifier counts), the loop's
+    /// fd is made readable, so that a loop embedding this one calls again.
+    ///
+    /// [`SocketNotifier::new`]: crate::SocketNotifier::new
     ///
     /// # Errors
     /// Polling failed.
@@ -341,6 +356,8 @@ impl LoopHandle {
         // What was posted before this iteration, as Qt sends posted events before it
         // polls; what this posts waits for the next iteration.
         let ran = inner.queue.run_each(&inner.exit_code, |task| task());
+        // Always-ready fds are ready in every iteration, as if this poll reported them.
+        inner.always_ready.queue_ready(&inner.ready);
         let busy = (ran > 0 && !for_run)
             || inner.queue.len() > 0
             || inner.ready.len() > 0
@@ -365,7 +382,10 @@ impl LoopHandle {
             .run_each(&inner.exit_code, NotifierInner::activate);
         inner.timers.rearm();
         drop(depth);
-        if !for_run && inner.depth.get() == 0 && inner.queue.len() > 0 {
+        if !for_run
+            && inner.depth.get() == 0
+            && (inner.queue.len() > 0 || inner.always_ready.any_enabled())
+        {
             inner.ping.ping();
         }
         Ok(())

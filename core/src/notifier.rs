@@ -1,6 +1,6 @@
 //! [`SocketNotifier`]: fd readiness as a signal.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -9,7 +9,7 @@ use std::rc::{Rc, Weak};
 use calloop::generic::Generic;
 use calloop::{Dispatcher, Mode, PostAction, RegistrationToken};
 
-use crate::event_loop::{LoopHandle, WorkQueue};
+use crate::event_loop::{LoopHandle, WeakLoopHandle, WorkQueue};
 use crate::Signal;
 
 /// Which readiness a [`SocketNotifier`] watches (Qt's `QSocketNotifier::Type`; one
@@ -74,6 +74,12 @@ pub(crate) struct NotifierInner {
     enabled: Cell<bool>,
     /// Whether the poller currently watches the fd.
     registered: Cell<bool>,
+    /// The poller refused the fd (a regular file, `/dev/null`): it is always ready, never
+    /// registered, and listed in the loop's [`AlwaysReady`], which queues it on every
+    /// iteration while it is enabled.
+    always_ready: Cell<bool>,
+    /// The loop, to take an always-ready notifier off its list and to wake it.
+    event_loop: WeakLoopHandle,
     /// An activation is waiting in the loop's queue.
     queued: Cell<bool>,
     /// `activated` is being emitted: a nested loop must not report the fd again.
@@ -90,10 +96,14 @@ pub(crate) struct NotifierInner {
 /// is ready or disable the notifier. While a slot of `activated` runs, the fd is not
 /// reported again, not even to a nested loop started from that slot.
 ///
-/// The notifier owns the `F` it was given (an `OwnedFd`, a socket, an `Rc` to one, or
-/// `std::io::Stdin`). Dropping the notifier unregisters the fd and drops `F`.
+/// The notifier owns the `F` it was given (an `OwnedFd`, a socket, an `Rc` to one, a
+/// `File`, or `std::io::Stdin`). Dropping the notifier unregisters the fd and drops `F`.
 /// [`set_enabled`](Self::set_enabled) and [`set_interest`](Self::set_interest) change the
 /// registration in place.
+///
+/// An fd that epoll refuses (a regular file, or a character device such as `/dev/null`:
+/// stdin for `cmd < file`) is *always ready*, as `poll(2)` and Qt report it: see
+/// [`new`](Self::new).
 pub struct SocketNotifier {
     inner: Rc<NotifierInner>,
 }
@@ -104,6 +114,7 @@ impl fmt::Debug for SocketNotifier {
             .field("fd", &self.inner.raw_fd)
             .field("interest", &self.inner.interest.get())
             .field("enabled", &self.inner.enabled.get())
+            .field("always_ready", &self.inner.always_ready.get())
             .finish()
     }
 }
@@ -111,8 +122,23 @@ impl fmt::Debug for SocketNotifier {
 impl SocketNotifier {
     /// Watches `fd` for `interest` on `event_loop`; enabled at once.
     ///
+    /// # Always-ready fds
+    /// epoll refuses some fds with `EPERM`: regular files, and character devices without
+    /// poll support such as `/dev/null`. That is what stdin is for `cmd < file` or
+    /// `cmd < /dev/null`. `poll(2)` reports such an fd always readable and writable, and so
+    /// does Qt's `QSocketNotifier`; so does this one, instead of failing: while enabled, it
+    /// emits [`activated`](Self::activated) once on every loop iteration, `readable` and
+    /// `writable` as the interest asks (never `error`; with [`Interest::NONE`], nothing
+    /// at all). Such an iteration still polls the
+    /// other sources, without waiting, and runs their work as usual, so they are not
+    /// starved; but the loop does not sleep while the notifier is enabled, so a slot should
+    /// consume what it reads (a read at end of file returns 0) and disable or drop the
+    /// notifier once done. Disabled, it reports nothing; nor, as for any fd, while its own
+    /// slot runs (to a nested loop).
+    ///
     /// # Errors
-    /// The poller refused the fd (e.g. a regular file, which epoll does not support).
+    /// The poller refused the fd for another reason (e.g. `EBADF`, or `EEXIST` for an fd
+    /// another notifier of this loop already watches).
     #[must_use = "dropping a SocketNotifier stops watching its fd"]
     pub fn new<F: AsFd + 'static>(
         event_loop: &LoopHandle,
@@ -140,17 +166,27 @@ impl SocketNotifier {
                 interest: Cell::new(interest),
                 enabled: Cell::new(true),
                 registered: Cell::new(true),
+                always_ready: Cell::new(false),
+                event_loop: event_loop.downgrade(),
                 queued: Cell::new(false),
                 emitting: Cell::new(false),
                 pending: Cell::new(Readiness::default()),
                 activated: Signal::new(),
             }
         });
-        let token = inner
-            .calloop
-            .register_dispatcher(inner.dispatcher.clone())
-            .map_err(io::Error::from)?;
-        inner.token.set(Some(token));
+        match inner.calloop.register_dispatcher(inner.dispatcher.clone()) {
+            Ok(token) => inner.token.set(Some(token)),
+            Err(e) => {
+                let e = io::Error::from(e);
+                if e.raw_os_error() != Some(rustix::io::Errno::PERM.raw_os_error()) {
+                    return Err(e);
+                }
+                inner.registered.set(false);
+                inner.always_ready.set(true);
+                event_loop.inner().always_ready.add(&inner);
+                event_loop.wake();
+            }
+        }
         Ok(SocketNotifier { inner })
     }
 
@@ -180,7 +216,9 @@ impl SocketNotifier {
             return Ok(());
         }
         inner.dispatcher.as_source_mut().interest = interest.to_calloop();
-        if inner.registered.get() {
+        if inner.always_ready.get() {
+            inner.wake();
+        } else if inner.registered.get() {
             if let Some(token) = inner.token.get() {
                 inner.calloop.update(&token).map_err(io::Error::from)?;
             }
@@ -201,7 +239,12 @@ impl SocketNotifier {
     pub fn set_enabled(&self, enabled: bool) -> io::Result<()> {
         let inner = &self.inner;
         inner.enabled.set(enabled);
-        if enabled {
+        if inner.always_ready.get() {
+            // Nothing registered: the loop looks at `enabled` on every iteration.
+            if enabled {
+                inner.wake();
+            }
+        } else if enabled {
             if !inner.emitting.get() {
                 inner.sync_registration()?;
             }
@@ -251,6 +294,7 @@ impl NotifierInner {
             return;
         }
         let interest = self.interest.get();
+        // An always-ready fd was queued with `pending` all ready: the interest picks.
         let r = Readiness {
             readable: r.readable && interest.readable,
             writable: r.writable && interest.writable,
@@ -277,7 +321,7 @@ impl NotifierInner {
 
     /// Registers the fd again if it was unregistered.
     fn sync_registration(&self) -> io::Result<()> {
-        if !self.registered.get() {
+        if !self.registered.get() && !self.always_ready.get() {
             if let Some(token) = self.token.get() {
                 self.calloop.enable(&token).map_err(io::Error::from)?;
                 self.registered.set(true);
@@ -293,6 +337,77 @@ impl NotifierInner {
         if let Some(token) = self.token.take() {
             self.calloop.remove(token);
         }
+        if self.always_ready.get() {
+            if let Some(h) = self.event_loop.upgrade() {
+                h.inner().always_ready.remove(self);
+            }
+        }
+    }
+
+    /// Whether an always-ready fd is to be reported: enabled, and watched for something
+    /// (an always-ready fd has no errors to report).
+    fn reports_always_ready(&self) -> bool {
+        let interest = self.interest.get();
+        self.enabled.get() && (interest.readable || interest.writable)
+    }
+
+    /// Makes a loop that is not iterating now (one embedded in another loop) iterate, so
+    /// that it reports this always-ready fd.
+    fn wake(&self) {
+        if let Some(h) = self.event_loop.upgrade() {
+            h.wake();
+        }
+    }
+}
+
+/// The loop's notifiers on always-ready fds (those the poller refused, see
+/// [`SocketNotifier::new`]), in creation order. Weak: a notifier takes itself off the
+/// list when dropped.
+#[derive(Default)]
+pub(crate) struct AlwaysReady {
+    items: RefCell<Vec<Weak<NotifierInner>>>,
+}
+
+impl AlwaysReady {
+    fn add(&self, n: &Rc<NotifierInner>) {
+        self.items.borrow_mut().push(Rc::downgrade(n));
+    }
+
+    fn remove(&self, n: &NotifierInner) {
+        let n: *const NotifierInner = n;
+        self.items
+            .borrow_mut()
+            .retain(|w| !std::ptr::eq(w.as_ptr(), n));
+    }
+
+    /// Queues in `ready` every enabled notifier that is not queued or emitting already, as
+    /// if the poll had found its fd ready. Runs no user code.
+    pub(crate) fn queue_ready(&self, ready: &ReadyQueue) {
+        for i in 0.. {
+            // Not borrowed past this statement: the `Rc` is dropped (or queued) after.
+            let Some(n) = self.items.borrow().get(i).map(Weak::upgrade) else {
+                return;
+            };
+            let Some(n) = n else { continue };
+            if !n.reports_always_ready() || n.emitting.get() || n.queued.get() {
+                continue;
+            }
+            n.pending.set(Readiness {
+                readable: true,
+                writable: true,
+                error: false,
+            });
+            n.queued.set(true);
+            ready.push(n);
+        }
+    }
+
+    /// Whether an enabled notifier will be queued by the next iteration.
+    pub(crate) fn any_enabled(&self) -> bool {
+        self.items
+            .borrow()
+            .iter()
+            .any(|w| w.upgrade().is_some_and(|n| n.reports_always_ready()))
     }
 }
 

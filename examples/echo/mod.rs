@@ -3,12 +3,14 @@
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
-use std::io::Read;
 use std::rc::Rc;
 
 use sigloop::bluetooth::uuids::Uuid;
 use sigloop::bluetooth::{BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol};
-use sigloop::core::{EventLoop, Interest, SocketNotifier};
+use sigloop::core::{EventLoop, SocketNotifier};
+
+#[path = "../stdin/mod.rs"]
+mod stdin;
 
 /// The channel or PSM used when none is given.
 pub const DEFAULT_RFCOMM_CHANNEL: u16 = 5;
@@ -195,41 +197,27 @@ pub fn client(protocol: Protocol) -> ! {
         }
     });
 
-    // stdin is read through the loop (a notifier on fd 0), once connected.
-    let notifier: Rc<RefCell<Option<SocketNotifier>>> = Rc::default();
+    // stdin is read through the loop (a notifier on it), once connected: a terminal, a
+    // pipe, a file or /dev/null.
+    let notifier: Rc<RefCell<Option<Rc<SocketNotifier>>>> = Rc::default();
     let (s, n, h2) = (socket.clone(), notifier.clone(), h.clone());
     socket.connected().connect(move |()| {
-        let stdin = SocketNotifier::new(&h2, std::io::stdin(), Interest::READ)
-            .unwrap_or_else(|e| fail(format!("watching stdin: {e}")));
-        let (s, sent, echoed, done, n2) = (
-            s.clone(),
-            sent.clone(),
-            echoed.clone(),
-            stdin_done.clone(),
-            n.clone(),
-        );
-        let mut buf = vec![0u8; s.max_write_chunk()];
-        stdin.activated().connect(move |_| {
-            match std::io::stdin().read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    done.set(true);
-                    // Stop watching stdin; dropped after this slot returns.
-                    let old = n2.borrow_mut().take();
-                    if let Some(old) = old {
-                        let _ = old.set_enabled(false);
-                        drop(old);
-                    }
-                    if echoed.get() >= sent.get() {
-                        s.disconnect_from_service();
-                    }
-                }
-                Ok(k) => {
-                    if s.write(&buf[..k]).is_ok() {
-                        sent.set(sent.get() + k);
-                    }
+        let (s, sent, echoed, done) = (s.clone(), sent.clone(), echoed.clone(), stdin_done.clone());
+        let chunk = s.max_write_chunk();
+        let stdin = stdin::watch(&h2, chunk, move |input| match input {
+            stdin::Input::Data(data) => {
+                if s.write(data).is_ok() {
+                    sent.set(sent.get() + data.len());
                 }
             }
-        });
+            stdin::Input::End => {
+                done.set(true);
+                if echoed.get() >= sent.get() {
+                    s.disconnect_from_service();
+                }
+            }
+        })
+        .unwrap_or_else(|e| fail(format!("watching stdin: {e}")));
         *n.borrow_mut() = Some(stdin);
     });
     let started = match service {
