@@ -7,15 +7,55 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use bitflags::bitflags;
 use sigloop_core::{LoopHandle, RemoteEmitter, Signal, Timer};
 use tokio::sync::watch;
 
 use crate::bluez::{self, next, BluezError};
-use crate::{BluetoothAddress, DeviceInfo};
+use crate::{BluetoothAddress, CoreConfigurations, DeviceInfo};
 
 /// How long a discovery runs unless told otherwise (Qt's default is 40 s for Bluetooth
 /// Low Energy; classic inquiry on BlueZ runs until stopped).
 pub const DEFAULT_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(40);
+
+bitflags! {
+    /// Which discovery to run (Qt's `QBluetoothDeviceDiscoveryAgent::DiscoveryMethods`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct DiscoveryMethods: u8 {
+        /// Classic inquiry (Qt: `ClassicMethod`).
+        const CLASSIC = 0x01;
+        /// LE scanning (Qt: `LowEnergyMethod`).
+        const LOW_ENERGY = 0x02;
+    }
+}
+
+bitflags! {
+    /// What changed in a [`DeviceDiscoveryAgent::device_updated`] report (Qt's
+    /// `QBluetoothDeviceInfo::Fields`). Empty when only other properties changed (the
+    /// name, the service UUIDs).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct UpdatedFields: u16 {
+        /// The signal strength (Qt: `Field::RSSI`).
+        const RSSI = 0x0001;
+        /// The manufacturer data (Qt: `Field::ManufacturerData`).
+        const MANUFACTURER_DATA = 0x0002;
+        /// The service data (Qt: `Field::ServiceData`).
+        const SERVICE_DATA = 0x0004;
+    }
+}
+
+/// [`DeviceDiscoveryAgent::start_with`] was given no method (Qt reports
+/// `UnsupportedDiscoveryMethod`); nothing was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnsupportedDiscoveryMethod;
+
+impl fmt::Display for UnsupportedDiscoveryMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no discovery method given")
+    }
+}
+
+impl std::error::Error for UnsupportedDiscoveryMethod {}
 
 #[derive(Debug)]
 enum Event {
@@ -30,30 +70,43 @@ struct Inner {
     timer: Timer,
     /// Counts starts, so events of an earlier run are told apart.
     run: Cell<u64>,
+    methods: Cell<DiscoveryMethods>,
     stop: RefCell<Option<watch::Sender<()>>>,
     seen: RefCell<BTreeSet<BluetoothAddress>>,
     found: RefCell<Vec<DeviceInfo>>,
     error: RefCell<Option<BluezError>>,
     events: Signal<(u64, Event)>,
     device_discovered: Signal<DeviceInfo>,
-    device_updated: Signal<DeviceInfo>,
+    device_updated: Signal<(DeviceInfo, UpdatedFields)>,
     finished: Signal<()>,
     canceled: Signal<()>,
     error_occurred: Signal<BluezError>,
     event_loop: sigloop_core::WeakLoopHandle,
 }
 
-/// Finds remote devices (Qt's `QBluetoothDeviceDiscoveryAgent`, classic and LE as
-/// bluetoothd runs them).
+/// Finds remote devices (Qt's `QBluetoothDeviceDiscoveryAgent`): classic inquiry, LE
+/// scanning, or both, as bluetoothd runs them.
 ///
-/// [`start`](Self::start) asks bluetoothd to discover; devices it already knows come
-/// first, then those found by inquiry, each once through
-/// [`device_discovered`](Self::device_discovered) and again through
-/// [`device_updated`](Self::device_updated) when their name, RSSI or services change.
-/// The run ends with [`finished`](Self::finished) after the
-/// [timeout](Self::set_discovery_timeout), with [`canceled`](Self::canceled) after
-/// [`stop`](Self::stop), or with [`error_occurred`](Self::error_occurred). Dropping the
-/// last handle stops a run without a signal.
+/// [`start`](Self::start) (both methods) or [`start_with`](Self::start_with) asks
+/// bluetoothd to discover. Each device comes once through
+/// [`device_discovered`](Self::device_discovered), then through
+/// [`device_updated`](Self::device_updated) with the [`UpdatedFields`] that changed.
+/// bluetoothd is asked for duplicate advertising data, so RSSI, manufacturer and service
+/// data keep coming while an LE device advertises. The run ends with
+/// [`finished`](Self::finished) after the [timeout](Self::set_discovery_timeout), with
+/// [`canceled`](Self::canceled) after [`stop`](Self::stop), or with
+/// [`error_occurred`](Self::error_occurred). Dropping the last handle stops a run without
+/// a signal.
+///
+/// **What bluetoothd caches.** Every device bluetoothd knows (paired, connected, or seen
+/// in the last minutes) is reported at the start of a run, in range or not: those come
+/// with `rssi: None` and whatever advertising data was kept from before. A device heard
+/// in this run has `rssi: Some(..)`; to list only devices that are around, keep those
+/// (or wait for a `device_updated` with [`UpdatedFields::RSSI`]).
+///
+/// An LE-only run (`LOW_ENERGY`) reports only devices that speak LE as far as
+/// bluetoothd tells (see [`DeviceInfo::core_configurations`]); a classic-only run only
+/// those with BR/EDR.
 #[derive(Clone)]
 pub struct DeviceDiscoveryAgent {
     inner: Rc<Inner>,
@@ -80,6 +133,7 @@ impl DeviceDiscoveryAgent {
             timeout: Cell::new(DEFAULT_DISCOVERY_TIMEOUT),
             timer,
             run: Cell::new(0),
+            methods: Cell::new(DiscoveryMethods::all()),
             stop: RefCell::new(None),
             seen: RefCell::new(BTreeSet::new()),
             found: RefCell::new(Vec::new()),
@@ -134,14 +188,32 @@ impl DeviceDiscoveryAgent {
         self.inner.error.borrow().clone()
     }
 
-    /// Starts a run (Qt: `start`); a run already going on goes on. Errors (bluetoothd
-    /// missing, the adapter off) arrive through
+    /// The methods this platform supports: both (Qt: `supportedDiscoveryMethods`).
+    pub fn supported_discovery_methods() -> DiscoveryMethods {
+        DiscoveryMethods::all()
+    }
+
+    /// Starts a run with both methods (Qt: `start()`); a run already going on goes on.
+    /// Errors (bluetoothd missing, the adapter off) arrive through
     /// [`error_occurred`](Self::error_occurred).
     pub fn start(&self) {
+        let _ = self.start_with(DiscoveryMethods::all());
+    }
+
+    /// Starts a run with `methods` (Qt: `start(methods)`); a run already going on goes
+    /// on with its own methods.
+    ///
+    /// # Errors
+    /// [`UnsupportedDiscoveryMethod`] for an empty set; nothing starts.
+    pub fn start_with(&self, methods: DiscoveryMethods) -> Result<(), UnsupportedDiscoveryMethod> {
+        if methods.is_empty() {
+            return Err(UnsupportedDiscoveryMethod);
+        }
         if self.is_active() {
-            return;
+            return Ok(());
         }
         let inner = &self.inner;
+        inner.methods.set(methods);
         let run = inner.run.get() + 1;
         inner.run.set(run);
         inner.seen.borrow_mut().clear();
@@ -154,15 +226,17 @@ impl DeviceDiscoveryAgent {
             inner.timer.start(timeout);
         }
         let Some(event_loop) = inner.event_loop.upgrade() else {
-            return self.end(Some(BluezError::Runtime("the event loop is gone".into())));
+            self.end(Some(BluezError::Runtime("the event loop is gone".into())));
+            return Ok(());
         };
         let emitter = inner.events.remote_emitter(&event_loop);
         let adapter = inner.adapter;
         let started =
-            bluez::watch(move |session| discover(session, adapter, run, emitter, stopped));
+            bluez::watch(move |session| discover(session, adapter, methods, run, emitter, stopped));
         if let Err(e) = started {
             self.end(Some(e));
         }
+        Ok(())
     }
 
     /// Stops the run (Qt: `stop`); emits [`canceled`](Self::canceled) if one was going
@@ -201,18 +275,44 @@ impl DeviceDiscoveryAgent {
         }
         match event {
             Event::Device(info) => {
+                let methods = self.inner.methods.get();
+                let core = info.core_configurations;
+                let wanted = (methods.contains(DiscoveryMethods::LOW_ENERGY)
+                    && core.contains(CoreConfigurations::LOW_ENERGY))
+                    || (methods.contains(DiscoveryMethods::CLASSIC)
+                        && core.contains(CoreConfigurations::BASE_RATE))
+                    || (methods == DiscoveryMethods::all() && core.is_empty());
+                if !wanted {
+                    return;
+                }
                 let new = self.inner.seen.borrow_mut().insert(info.address);
-                {
+                let previous = {
                     let mut found = self.inner.found.borrow_mut();
                     match found.iter_mut().find(|d| d.address == info.address) {
-                        Some(d) => *d = info.clone(),
-                        None => found.push(info.clone()),
+                        Some(d) => Some(std::mem::replace(d, info.clone())),
+                        None => {
+                            found.push(info.clone());
+                            None
+                        }
                     }
-                }
+                };
                 if new {
                     self.inner.device_discovered.emit(info);
-                } else {
-                    self.inner.device_updated.emit(info);
+                } else if let Some(previous) = previous {
+                    if previous == *info {
+                        return;
+                    }
+                    let mut fields = UpdatedFields::empty();
+                    if previous.rssi != info.rssi {
+                        fields |= UpdatedFields::RSSI;
+                    }
+                    if previous.manufacturer_data != info.manufacturer_data {
+                        fields |= UpdatedFields::MANUFACTURER_DATA;
+                    }
+                    if previous.service_data != info.service_data {
+                        fields |= UpdatedFields::SERVICE_DATA;
+                    }
+                    self.inner.device_updated.emit(&(info.clone(), fields));
                 }
             }
             Event::Failed(e) => self.end(Some(e.clone())),
@@ -225,8 +325,9 @@ impl DeviceDiscoveryAgent {
         &self.inner.device_discovered
     }
 
-    /// Emitted when a device already reported changes (Qt: `deviceUpdated`).
-    pub fn device_updated(&self) -> &Signal<DeviceInfo> {
+    /// Emitted when a device already reported changes, with what changed (Qt:
+    /// `deviceUpdated`).
+    pub fn device_updated(&self) -> &Signal<(DeviceInfo, UpdatedFields)> {
         &self.inner.device_updated
     }
 
@@ -250,6 +351,7 @@ impl DeviceDiscoveryAgent {
 async fn discover(
     session: Result<bluer::Session, BluezError>,
     adapter: BluetoothAddress,
+    methods: DiscoveryMethods,
     run: u64,
     emitter: RemoteEmitter<(u64, Event)>,
     mut stop: watch::Receiver<()>,
@@ -257,6 +359,21 @@ async fn discover(
     let setup = async {
         let session = session?;
         let adapter = bluez::adapter(&session, adapter).await?;
+        let transport = if methods == DiscoveryMethods::LOW_ENERGY {
+            bluer::DiscoveryTransport::Le
+        } else if methods == DiscoveryMethods::CLASSIC {
+            bluer::DiscoveryTransport::BrEdr
+        } else {
+            bluer::DiscoveryTransport::Auto
+        };
+        // Duplicate data: RSSI and advertising data updates keep coming.
+        adapter
+            .set_discovery_filter(bluer::DiscoveryFilter {
+                transport,
+                duplicate_data: true,
+                ..Default::default()
+            })
+            .await?;
         let events = adapter.discover_devices_with_changes().await?;
         Ok::<_, BluezError>((adapter, events))
     };

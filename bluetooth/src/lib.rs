@@ -39,7 +39,10 @@ pub mod uuids;
 mod testbed_smoke;
 
 pub use address::{AddressParseError, BluetoothAddress};
-pub use device_discovery::{DeviceDiscoveryAgent, DEFAULT_DISCOVERY_TIMEOUT};
+pub use device_discovery::{
+    DeviceDiscoveryAgent, DiscoveryMethods, UnsupportedDiscoveryMethod, UpdatedFields,
+    DEFAULT_DISCOVERY_TIMEOUT,
+};
 pub use device_info::{CoreConfigurations, DeviceInfo};
 pub use l2cap_mode::L2capMode;
 pub use local_device::{HostInfo, HostMode, LocalDevice};

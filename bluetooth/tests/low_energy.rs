@@ -18,17 +18,27 @@ use sigloop_bluetooth::low_energy::{
     CLIENT_CHARACTERISTIC_CONFIGURATION,
 };
 use sigloop_bluetooth::testbed::Testbed;
-use sigloop_bluetooth::BluetoothAddress;
+use sigloop_bluetooth::{
+    BluetoothAddress, CoreConfigurations, DeviceDiscoveryAgent, DeviceInfo, DiscoveryMethods,
+    UnsupportedDiscoveryMethod,
+};
 use sigloop_core::{EventLoop, LoopHandle, SignalSpy};
 use util::LONG;
 use uuid::Uuid;
 
-const SERVICE: Uuid = Uuid::from_u128(0x5157_0000_0000_1000_8000_0080_5f9b_34fb);
+/// A 16-bit UUID (Bluetooth base), so that it and its service data fit in the 31 bytes
+/// of advertising data beside the manufacturer data.
+const SERVICE: Uuid = Uuid::from_u128(0x0000_fff0_0000_1000_8000_0080_5f9b_34fb);
 const READ: Uuid = Uuid::from_u128(0x5157_0001_0000_1000_8000_0080_5f9b_34fb);
 const WRITE: Uuid = Uuid::from_u128(0x5157_0002_0000_1000_8000_0080_5f9b_34fb);
 const NOTIFY: Uuid = Uuid::from_u128(0x5157_0003_0000_1000_8000_0080_5f9b_34fb);
 const INDICATE: Uuid = Uuid::from_u128(0x5157_0004_0000_1000_8000_0080_5f9b_34fb);
 const REFUSE: Uuid = Uuid::from_u128(0x5157_0005_0000_1000_8000_0080_5f9b_34fb);
+/// The advertising data: a company ID (0xffff is the one for tests), its data, and the
+/// service's data.
+const COMPANY: u16 = 0xffff;
+const MANUFACTURER_DATA: [u8; 4] = [1, 2, 3, 4];
+const SERVICE_DATA: [u8; 2] = [9, 9];
 /// Notifications (and indications) the peripheral sends once subscribed.
 const SENT: u8 = 50;
 
@@ -169,8 +179,12 @@ fn start_peripheral(adapter: BluetoothAddress) -> Peripheral {
                 .expect("GATT application");
             let adv = Advertisement {
                 service_uuids: [SERVICE].into_iter().collect(),
+                manufacturer_data: [(COMPANY, MANUFACTURER_DATA.to_vec())]
+                    .into_iter()
+                    .collect(),
+                service_data: [(SERVICE, SERVICE_DATA.to_vec())].into_iter().collect(),
                 discoverable: Some(true),
-                local_name: Some("sigloop test".into()),
+                local_name: Some("sigloop".into()),
                 ..Default::default()
             };
             let adv = a.advertise(adv).await.expect("advertising");
@@ -534,4 +548,71 @@ fn le_connect_to_a_device_nobody_has_fails_in_bounded_time() {
     );
     assert_eq!(c.state(), ControllerState::Unconnected);
     assert!(took < Duration::from_secs(45), "{took:?}");
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_discovery_sees_the_advertising_data() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    let p = start_peripheral(bed.address(1));
+    let agent = DeviceDiscoveryAgent::new(&h, bed.address(0));
+    assert_eq!(
+        agent.start_with(DiscoveryMethods::empty()),
+        Err(UnsupportedDiscoveryMethod)
+    );
+    assert!(!agent.is_active());
+    agent.set_discovery_timeout(Duration::from_secs(20));
+    let seen: std::rc::Rc<std::cell::RefCell<Vec<DeviceInfo>>> = Default::default();
+    let sink = seen.clone();
+    agent
+        .device_discovered()
+        .connect(move |info| sink.borrow_mut().push(info.clone()));
+    let sink = seen.clone();
+    agent
+        .device_updated()
+        .connect(move |(info, _)| sink.borrow_mut().push(info.clone()));
+    let finished = SignalSpy::new(agent.finished());
+    agent.start_with(DiscoveryMethods::LOW_ENERGY).unwrap();
+    let peer = bed.address(1);
+    let advertised = |i: &DeviceInfo| {
+        i.address == peer
+            && i.manufacturer_data.get(&COMPANY).map(Vec::as_slice) == Some(&MANUFACTURER_DATA[..])
+    };
+    let end = Instant::now() + Duration::from_secs(25);
+    h.wait_until(end, || {
+        seen.borrow().iter().any(advertised) || finished.count() > 0
+    })
+    .unwrap();
+    let info = seen
+        .borrow()
+        .iter()
+        .rev()
+        .find(|i| advertised(i))
+        .cloned()
+        .unwrap_or_else(|| panic!("not seen advertising: {:?}", seen.borrow()));
+    assert!(info
+        .core_configurations
+        .contains(CoreConfigurations::LOW_ENERGY));
+    assert!(info.rssi.is_some(), "{info:?}");
+    assert!(info.service_uuids.contains(&SERVICE), "{info:?}");
+    assert_eq!(
+        info.service_data.get(&SERVICE).map(Vec::as_slice),
+        Some(&SERVICE_DATA[..])
+    );
+    assert_eq!(info.address_type, RemoteAddressType::Public);
+    agent.stop();
+    // A controller made from the device info reaches it.
+    let c = LowEnergyController::create_central(&h, &info, bed.address(0));
+    assert_eq!(c.remote_address(), peer);
+    assert_eq!(c.remote_name(), info.name);
+    let connected = SignalSpy::new(c.connected());
+    c.connect_to_device().unwrap();
+    assert!(connected
+        .wait_for_count(&h, 1, Duration::from_secs(60))
+        .unwrap());
+    c.disconnect_from_device();
+    wait_gone(&h, &c);
+    drop(p);
 }
