@@ -2,6 +2,8 @@
 
 mod util;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use sigloop_bluetooth::testbed::Testbed;
@@ -9,7 +11,7 @@ use sigloop_bluetooth::{
     valid_port, BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol, ServerError,
 };
 use sigloop_core::{EventLoop, SignalSpy, SocketState};
-use util::LONG;
+use util::{collect, pattern, send, LONG};
 
 #[test]
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
@@ -131,6 +133,131 @@ fn max_pending_connections_is_enforced_and_nothing_is_lost() {
         .filter(|c| c.state() != SocketState::Connected)
     {
         assert!(c.error().is_some(), "a refused client says why");
+    }
+}
+
+/// One RFCOMM channel on hci0 serves hci1 and hci2 at once: both connect, both are
+/// connected at the same time, each client's bytes reach the server's socket for its
+/// address and come back to that client only. Needs three controllers (`testbed/run -n
+/// 3`; scripts/test-bluetooth's main boot has them), and fails without them.
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn one_rfcomm_channel_serves_two_devices_at_once() {
+    const CHANNEL: u16 = 26;
+    const LEN: usize = 16 * 1024;
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    assert!(
+        bed.controllers() >= 3,
+        "this test needs three controllers and TESTBED_ADDR2 is not set: run it in \
+         `testbed/run -n 3` (scripts/test-bluetooth's main boot has three)"
+    );
+    bed.settle(0, 1);
+    bed.settle(0, 2);
+    let server = BluetoothServer::new(&h, Protocol::Rfcomm);
+    assert!(
+        server.listen(bed.address(0), CHANNEL),
+        "listen: {:?}",
+        server.error()
+    );
+    let clients: Vec<BluetoothSocket> = [1, 2]
+        .iter()
+        .map(|&i| {
+            let c = BluetoothSocket::new(&h, Protocol::Rfcomm);
+            c.set_local_adapter(bed.address(i));
+            c.connect_to_service(bed.address(0), CHANNEL)
+                .expect("connect starts");
+            c
+        })
+        .collect();
+    let mut accepted = Vec::new();
+    h.wait_until(Instant::now() + LONG, || {
+        while let Some(s) = server.next_pending_connection() {
+            accepted.push(s);
+        }
+        accepted.len() == 2 && clients.iter().all(|c| c.state() != SocketState::Connecting)
+    })
+    .unwrap();
+    for (c, i) in clients.iter().zip([1, 2]) {
+        assert_eq!(
+            c.state(),
+            SocketState::Connected,
+            "client on hci{i}: {:?} {}",
+            c.error(),
+            c.error_string()
+        );
+        assert_eq!(c.local_address(), bed.address(i));
+        assert_eq!(c.peer_address(), bed.address(0));
+        assert_eq!(c.peer_port(), CHANNEL);
+    }
+    assert_eq!(accepted.len(), 2, "the server accepted both clients");
+    // The server's side: one socket per device, told apart by the peer's address.
+    let mut peers: Vec<BluetoothAddress> = accepted.iter().map(|s| s.peer_address()).collect();
+    peers.sort();
+    let mut expected = vec![bed.address(1), bed.address(2)];
+    expected.sort();
+    assert_eq!(
+        peers, expected,
+        "the server sees each device by its own address"
+    );
+    for s in &accepted {
+        assert_eq!(s.state(), SocketState::Connected);
+        assert_eq!(s.local_address(), bed.address(0));
+        assert_eq!(s.local_port(), CHANNEL);
+    }
+    // Both links live at once on hci0.
+    let links = bed.links(0);
+    assert!(
+        links.contains(&bed.address(1)) && links.contains(&bed.address(2)),
+        "hci0's links: {links:?}"
+    );
+    // Each server socket records what it gets and echoes it.
+    let received: Vec<_> = accepted
+        .iter()
+        .map(|s| {
+            let got = Rc::new(RefCell::new(Vec::new()));
+            let (g, w) = (got.clone(), s.downgrade());
+            s.ready_read().connect(move |()| {
+                if let Some(s) = w.upgrade() {
+                    let data = s.read_all();
+                    send(&s, &data);
+                    g.borrow_mut().extend(data);
+                }
+            });
+            (s.peer_address(), got)
+        })
+        .collect();
+    // Both clients send before either reads: distinct data, at the same time.
+    let sent: Vec<Vec<u8>> = (1..=2).map(|seed| pattern(LEN, seed)).collect();
+    let echoes: Vec<_> = clients.iter().map(|c| collect(c)).collect();
+    for (c, data) in clients.iter().zip(&sent) {
+        send(c, data);
+    }
+    let e = echoes.clone();
+    assert!(
+        h.wait_until(Instant::now() + LONG, || e
+            .iter()
+            .all(|g| g.borrow().len() >= LEN))
+            .unwrap(),
+        "echoes: {:?} bytes of {LEN} each",
+        echoes.iter().map(|g| g.borrow().len()).collect::<Vec<_>>()
+    );
+    for (i, ((echo, data), c)) in echoes.iter().zip(&sent).zip(&clients).enumerate() {
+        assert!(
+            *echo.borrow() == *data,
+            "hci{}'s echo is its own data",
+            i + 1
+        );
+        let (_, at_server) = received
+            .iter()
+            .find(|(peer, _)| *peer == c.local_address())
+            .expect("a server socket for each client");
+        assert!(
+            *at_server.borrow() == *data,
+            "the server's socket for hci{} got that client's data only",
+            i + 1
+        );
     }
 }
 

@@ -1,5 +1,7 @@
-//! `libtestbed_epoll1.so`, loaded into btvirt with `LD_PRELOAD`: every `epoll_wait`
-//! reports at most one ready descriptor.
+//! `libtestbed_epoll1.so`, loaded into btvirt with `LD_PRELOAD`, guards against two
+//! btvirt bugs: every `epoll_wait` reports at most one ready descriptor (below), and ACL
+//! data reaches a controller under its own connection handle for the link, not the
+//! sender's ([`acl`]: `read`, `writev` and `close` on `/dev/vhci` descriptors).
 //!
 //! Why the test bed needs it: btvirt runs on BlueZ's `src/shared/mainloop.c` (5.66, and
 //! unchanged upstream since). Its loop takes a batch of events from `epoll_wait` and
@@ -24,6 +26,8 @@
 #![allow(unsafe_code)]
 
 use libc::{c_int, epoll_event};
+
+pub mod acl;
 
 /// Interposes libc's `epoll_wait`: the same call with `maxevents` capped at one.
 ///

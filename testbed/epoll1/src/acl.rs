@@ -1,0 +1,415 @@
+//! The second guard: ACL data reaches the receiving controller under the receiver's own
+//! connection handle.
+//!
+//! Why the test bed needs it: btvirt (BlueZ 5.66 `emulator/btdev.c`, `send_acl`, unchanged
+//! upstream since) forwards an ACL packet from one virtual controller to the other end of
+//! its link with the packet's header untouched, so the receiver gets it under the
+//! *sender's* connection handle. Each controller numbers its links on its own (the lowest
+//! free handle from 42 up), so the two ends of a link agree only while neither end has
+//! another link. With three controllers they soon disagree: hci1 ↔ hci0 gets 42 on both
+//! sides, and hci2 ↔ hci0 made while that link lives gets 43 on hci0 but 42 on hci2. Then
+//! whatever hci2 sends reaches hci0 as traffic of its link to hci1, what hci0 sends to
+//! hci2 reaches hci2 under a handle it does not know ("ACL packet for unknown connection
+//! handle 43" in the kernel log), and connects between hci2 and hci0 hang until a link
+//! is dropped (ECONNRESET).
+//!
+//! The guard watches btvirt's `/dev/vhci` descriptors, one per controller. From the events
+//! btvirt writes to each it learns that controller's address (Read BD_ADDR) and its links
+//! (Connection Complete, LE Connection Complete, Disconnection Complete, Reset). btvirt
+//! reads one packet per `read` and forwards an ACL packet inside that same call
+//! (`read` → `send_acl` → `writev` to the receiver), so the ACL packet written to a
+//! controller is the one last read from the sender: the guard looks up the sender's link
+//! by the packet's handle, finds the receiver's link to the sender and writes the packet
+//! under that handle. Anything it cannot place goes through unchanged, as before.
+//! btvirt's server mode (`btvirt -s`, the two-host bed) reads byte streams from sockets
+//! and is not covered.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, OnceLock};
+
+use libc::{c_int, c_void, iovec, size_t, ssize_t};
+
+/// H4 packet types.
+const H4_ACL: u8 = 0x02;
+const H4_EVENT: u8 = 0x04;
+
+/// HCI events and command opcodes the guard reads.
+const EVT_CONN_COMPLETE: u8 = 0x03;
+const EVT_DISCONN_COMPLETE: u8 = 0x05;
+const EVT_CMD_COMPLETE: u8 = 0x0e;
+const EVT_LE_META: u8 = 0x3e;
+const LE_CONN_COMPLETE: u8 = 0x01;
+const LE_ENHANCED_CONN_COMPLETE: u8 = 0x0a;
+const OP_READ_BD_ADDR: u16 = 0x1009;
+const OP_RESET: u16 = 0x0c03;
+const LINK_ACL: u8 = 0x01;
+
+type Addr = [u8; 6];
+
+/// One controller (one `/dev/vhci` descriptor of btvirt's).
+#[derive(Debug, Default)]
+struct Controller {
+    addr: Option<Addr>,
+    /// Connection handle → the peer's address.
+    links: BTreeMap<u16, Addr>,
+}
+
+/// What the guard knows, by descriptor, and the ACL packet btvirt read last.
+#[derive(Debug, Default)]
+pub(crate) struct Translator {
+    controllers: BTreeMap<c_int, Controller>,
+    /// (descriptor, handle) of the ACL packet read last, while no other packet was read.
+    last_acl: Option<(c_int, u16)>,
+    /// Translations already reported: (sender's descriptor, its handle, receiver's).
+    reported: BTreeSet<(c_int, u16, c_int)>,
+}
+
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn addr(b: &[u8], at: usize) -> Option<Addr> {
+    b.get(at..at + 6)?.try_into().ok()
+}
+
+impl Translator {
+    pub(crate) const fn new() -> Self {
+        Translator {
+            controllers: BTreeMap::new(),
+            last_acl: None,
+            reported: BTreeSet::new(),
+        }
+    }
+
+    /// btvirt read `packet` from controller `fd`'s host (an H4 packet, type byte first).
+    pub(crate) fn on_read(&mut self, fd: c_int, packet: &[u8]) {
+        self.last_acl = match packet {
+            [H4_ACL, ..] => le16(packet, 1).map(|h| (fd, h & 0x0fff)),
+            _ => None,
+        };
+    }
+
+    /// btvirt writes `packet` to controller `fd`'s host: learns from events, and gives
+    /// an ACL packet the receiver's handle for its link to the sender. Returns a line for
+    /// btvirt's log the first time a link's packets are given another handle.
+    pub(crate) fn on_write(&mut self, fd: c_int, packet: &mut [u8]) -> Option<String> {
+        match packet.first() {
+            Some(&H4_EVENT) => {
+                self.learn(fd, packet);
+                None
+            }
+            Some(&H4_ACL) => self.translate(fd, packet),
+            _ => None,
+        }
+    }
+
+    /// Forgets descriptor `fd` (closed).
+    pub(crate) fn forget(&mut self, fd: c_int) {
+        self.controllers.remove(&fd);
+        self.reported
+            .retain(|&(from, _, to)| from != fd && to != fd);
+        if self.last_acl.is_some_and(|(f, _)| f == fd) {
+            self.last_acl = None;
+        }
+    }
+
+    fn learn(&mut self, fd: c_int, packet: &[u8]) {
+        // [0x04][event][plen][parameters]
+        let (Some(&event), Some(p)) = (packet.get(1), packet.get(3..)) else {
+            return;
+        };
+        let c = self.controllers.entry(fd).or_default();
+        match event {
+            // [ncmd][opcode][status][return parameters]
+            EVT_CMD_COMPLETE => match (le16(p, 1), p.get(3)) {
+                (Some(OP_READ_BD_ADDR), Some(0)) => c.addr = addr(p, 4),
+                (Some(OP_RESET), Some(0)) => c.links.clear(),
+                _ => {}
+            },
+            // [status][handle][bdaddr][link type][encryption]
+            EVT_CONN_COMPLETE => {
+                if let (Some(0), Some(h), Some(peer), Some(&LINK_ACL)) =
+                    (p.first(), le16(p, 1), addr(p, 3), p.get(9))
+                {
+                    c.links.insert(h & 0x0fff, peer);
+                }
+            }
+            // [status][handle][reason]
+            EVT_DISCONN_COMPLETE => {
+                if let (Some(0), Some(h)) = (p.first(), le16(p, 1)) {
+                    c.links.remove(&(h & 0x0fff));
+                }
+            }
+            // [subevent][status][handle][role][peer address type][peer address]...
+            EVT_LE_META => {
+                if let (Some(&LE_CONN_COMPLETE | &LE_ENHANCED_CONN_COMPLETE), Some(0)) =
+                    (p.first(), p.get(1))
+                {
+                    if let (Some(h), Some(peer)) = (le16(p, 2), addr(p, 6)) {
+                        c.links.insert(h & 0x0fff, peer);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn translate(&mut self, to: c_int, packet: &mut [u8]) -> Option<String> {
+        let (from, handle) = self.last_acl?;
+        if from == to || packet.len() < 3 {
+            return None;
+        }
+        let sender = self.controllers.get(&from)?;
+        let receiver = self.controllers.get(&to)?;
+        let (sender_addr, receiver_addr) = (sender.addr?, receiver.addr?);
+        // The sender's link under that handle must lead to this receiver.
+        if sender.links.get(&handle) != Some(&receiver_addr) {
+            return None;
+        }
+        let (&theirs, _) = receiver
+            .links
+            .iter()
+            .find(|&(_, peer)| *peer == sender_addr)?;
+        if theirs == handle {
+            return None;
+        }
+        let flags = u16::from_le_bytes([packet[1], packet[2]]) & 0xf000;
+        let [lo, hi] = (flags | theirs).to_le_bytes();
+        packet[1] = lo;
+        packet[2] = hi;
+        self.reported.insert((from, handle, to)).then(|| {
+            format!(
+                "testbed ACL guard: {} -> {}: handle {handle} is {theirs} at the receiver\n",
+                show(sender_addr),
+                show(receiver_addr)
+            )
+        })
+    }
+}
+
+/// An address as written, most significant byte first.
+fn show(a: Addr) -> String {
+    format!(
+        "{:02X}:{:02X}:{:02X}:{:02X}:{:02X}:{:02X}",
+        a[5], a[4], a[3], a[2], a[1], a[0]
+    )
+}
+
+static TRANSLATOR: Mutex<Translator> = Mutex::new(Translator::new());
+
+fn with_translator(f: impl FnOnce(&mut Translator)) {
+    // A poisoned lock (a panic cannot happen in here, but if it did) still holds usable
+    // state; an interposed libc call must never fail because of the guard.
+    let mut t = TRANSLATOR.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut t);
+}
+
+/// The device number of `/dev/vhci`, looked up once.
+fn vhci_rdev() -> Option<libc::dev_t> {
+    static RDEV: OnceLock<Option<libc::dev_t>> = OnceLock::new();
+    *RDEV.get_or_init(|| {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+        // SAFETY: a NUL-terminated path and room for one `stat`, filled on success.
+        let r = unsafe { libc::stat(c"/dev/vhci".as_ptr(), st.as_mut_ptr()) };
+        // SAFETY: `stat` succeeded, so it filled the structure (zeroed before anyway).
+        (r == 0).then(|| unsafe { st.assume_init() }.st_rdev)
+    })
+}
+
+/// Whether `fd` is open on `/dev/vhci`.
+fn is_vhci(fd: c_int) -> bool {
+    let Some(rdev) = vhci_rdev() else {
+        return false;
+    };
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: room for one `stat`, filled on success.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: `fstat` succeeded, so it filled the structure.
+    let st = unsafe { st.assume_init() };
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == rdev
+}
+
+/// Interposes libc's `read`: the same system call; what btvirt reads from a controller's
+/// host is noted.
+///
+/// # Safety
+/// `read`'s own contract: `buf` has room for `count` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, count: size_t) -> ssize_t {
+    // SAFETY: the caller's contract; the raw system call does not come back here.
+    let n = unsafe { libc::syscall(libc::SYS_read, fd, buf, count) } as ssize_t;
+    if n > 0 && is_vhci(fd) {
+        // SAFETY: the kernel wrote `n` bytes to `buf`.
+        let packet = unsafe { std::slice::from_raw_parts(buf as *const u8, n as usize) };
+        with_translator(|t| t.on_read(fd, packet));
+    }
+    n
+}
+
+/// Interposes libc's `writev`: to a controller's host (`/dev/vhci`) the packet goes as one
+/// buffer, after the guard has read it and, for ACL data, set the receiver's handle.
+///
+/// # Safety
+/// `writev`'s own contract: `iov` points to `iovcnt` valid buffers.
+#[no_mangle]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, iovcnt: c_int) -> ssize_t {
+    if iovcnt <= 0 || iov.is_null() || !is_vhci(fd) {
+        // SAFETY: the caller's contract; the raw system call does not come back here.
+        return unsafe { libc::syscall(libc::SYS_writev, fd, iov, iovcnt) } as ssize_t;
+    }
+    // SAFETY: `iov` points to `iovcnt` entries (the caller's contract).
+    let parts = unsafe { std::slice::from_raw_parts(iov, iovcnt as usize) };
+    let mut packet = Vec::with_capacity(parts.iter().map(|p| p.iov_len).sum());
+    for p in parts {
+        if p.iov_len > 0 {
+            // SAFETY: each entry is a readable buffer of `iov_len` bytes.
+            packet.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(p.iov_base as *const u8, p.iov_len)
+            });
+        }
+    }
+    let mut note = None;
+    with_translator(|t| note = t.on_write(fd, &mut packet));
+    if let Some(note) = note {
+        // btvirt's standard error is its log.
+        // SAFETY: a live buffer of its length.
+        unsafe { libc::syscall(libc::SYS_write, 2, note.as_ptr(), note.len()) };
+    }
+    // /dev/vhci takes one packet per write; one buffer or several makes no difference.
+    // SAFETY: `packet` is a live buffer of its length.
+    unsafe { libc::syscall(libc::SYS_write, fd, packet.as_ptr(), packet.len()) as ssize_t }
+}
+
+/// Interposes libc's `close`: the guard forgets what it knew about `fd`.
+///
+/// # Safety
+/// `close`'s own contract.
+#[no_mangle]
+pub unsafe extern "C" fn close(fd: c_int) -> c_int {
+    with_translator(|t| t.forget(fd));
+    // SAFETY: the caller's contract; the raw system call does not come back here.
+    unsafe { libc::syscall(libc::SYS_close, fd) as c_int }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A0: Addr = [0, 0, 0, 0, 0xaa, 0]; // 00:AA:00:00:00:00, little-endian
+    const A1: Addr = [1, 0, 1, 0, 0xaa, 0];
+    const A2: Addr = [2, 0, 2, 0, 0xaa, 0];
+
+    fn event(code: u8, params: &[u8]) -> Vec<u8> {
+        let mut v = vec![H4_EVENT, code, params.len() as u8];
+        v.extend_from_slice(params);
+        v
+    }
+    fn bd_addr(a: Addr) -> Vec<u8> {
+        let mut p = vec![1, 0x09, 0x10, 0];
+        p.extend_from_slice(&a);
+        event(EVT_CMD_COMPLETE, &p)
+    }
+    fn conn_complete(handle: u16, peer: Addr) -> Vec<u8> {
+        let mut p = vec![0];
+        p.extend_from_slice(&handle.to_le_bytes());
+        p.extend_from_slice(&peer);
+        p.extend_from_slice(&[LINK_ACL, 0]);
+        event(EVT_CONN_COMPLETE, &p)
+    }
+    fn disconn_complete(handle: u16) -> Vec<u8> {
+        let mut p = vec![0];
+        p.extend_from_slice(&handle.to_le_bytes());
+        p.push(0x13);
+        event(EVT_DISCONN_COMPLETE, &p)
+    }
+    fn acl(handle: u16, flags: u16) -> Vec<u8> {
+        let mut v = vec![H4_ACL];
+        v.extend_from_slice(&(handle | flags).to_le_bytes());
+        v.extend_from_slice(&[4, 0, 0, 0, 1, 0]);
+        v
+    }
+    fn write(t: &mut Translator, fd: c_int, mut p: Vec<u8>) -> Vec<u8> {
+        let _ = t.on_write(fd, &mut p);
+        p
+    }
+    /// btvirt forwards `acl(handle)` read from `from` to `to`; what `to`'s host gets.
+    fn forward(t: &mut Translator, from: c_int, to: c_int, handle: u16, flags: u16) -> Vec<u8> {
+        t.on_read(from, &acl(handle, 0));
+        write(t, to, acl(handle, flags))
+    }
+
+    /// The bring-up's three controllers (fds 10, 11, 12 for hci0..hci2) as the failing
+    /// boot had them: hci1 ↔ hci0 on 42/42, then hci2 ↔ hci0 on 43 (hci0) / 42 (hci2).
+    fn three() -> Translator {
+        let mut t = Translator::new();
+        for (fd, a) in [(10, A0), (11, A1), (12, A2)] {
+            write(&mut t, fd, bd_addr(a));
+        }
+        write(&mut t, 10, conn_complete(42, A1));
+        write(&mut t, 11, conn_complete(42, A0));
+        write(&mut t, 10, conn_complete(43, A2));
+        write(&mut t, 12, conn_complete(42, A0));
+        t
+    }
+
+    #[test]
+    fn packets_get_the_receivers_handle() {
+        let mut t = three();
+        // hci2 → hci0: under hci2's 42 hci0 would take it for hci1's; it gets 43.
+        assert_eq!(forward(&mut t, 12, 10, 42, 0x2000), acl(43, 0x2000));
+        // hci0 → hci2: 43 is unknown to hci2; it gets 42. The flags stay.
+        assert_eq!(forward(&mut t, 10, 12, 43, 0x1000), acl(42, 0x1000));
+        // Links whose ends agree pass unchanged.
+        assert_eq!(forward(&mut t, 11, 10, 42, 0x2000), acl(42, 0x2000));
+        assert_eq!(forward(&mut t, 10, 11, 42, 0x2000), acl(42, 0x2000));
+    }
+
+    #[test]
+    fn each_translated_link_is_reported_once() {
+        let mut t = three();
+        t.on_read(12, &acl(42, 0));
+        let note = t.on_write(10, &mut acl(42, 0x2000));
+        assert_eq!(
+            note.as_deref(),
+            Some("testbed ACL guard: 00:AA:00:02:00:02 -> 00:AA:00:00:00:00: handle 42 is 43 at the receiver\n")
+        );
+        t.on_read(12, &acl(42, 0));
+        assert_eq!(t.on_write(10, &mut acl(42, 0x2000)), None);
+        t.on_read(11, &acl(42, 0));
+        assert_eq!(t.on_write(10, &mut acl(42, 0x2000)), None);
+    }
+
+    #[test]
+    fn disconnects_and_resets_are_followed() {
+        let mut t = three();
+        write(&mut t, 10, disconn_complete(42));
+        write(&mut t, 11, disconn_complete(42));
+        // hci1 ↔ hci0 again while hci2's link lives: 42 is free on both again.
+        write(&mut t, 10, conn_complete(42, A1));
+        write(&mut t, 11, conn_complete(42, A0));
+        assert_eq!(forward(&mut t, 11, 10, 42, 0x2000), acl(42, 0x2000));
+        assert_eq!(forward(&mut t, 12, 10, 42, 0x2000), acl(43, 0x2000));
+        // A reset forgets hci0's links: nothing known, nothing changed.
+        write(&mut t, 10, event(EVT_CMD_COMPLETE, &[1, 0x03, 0x0c, 0]));
+        assert_eq!(forward(&mut t, 12, 10, 42, 0x2000), acl(42, 0x2000));
+        t.forget(12);
+        assert_eq!(forward(&mut t, 12, 10, 42, 0x2000), acl(42, 0x2000));
+    }
+
+    #[test]
+    fn only_the_packet_just_read_is_placed() {
+        let mut t = three();
+        // An event read in between: the next ACL write has no known sender.
+        t.on_read(12, &acl(42, 0));
+        t.on_read(12, &[0x01, 0x03, 0x0c, 0]);
+        assert_eq!(write(&mut t, 10, acl(42, 0x2000)), acl(42, 0x2000));
+        // A handle the sender does not have towards this receiver: unchanged.
+        assert_eq!(forward(&mut t, 12, 10, 44, 0x2000), acl(44, 0x2000));
+        assert_eq!(forward(&mut t, 11, 12, 42, 0x2000), acl(42, 0x2000));
+        // Short or foreign packets are left alone.
+        assert_eq!(write(&mut t, 10, vec![H4_ACL, 42]), vec![H4_ACL, 42]);
+        assert_eq!(write(&mut t, 10, vec![0xff, 0, 1, 0]), vec![0xff, 0, 1, 0]);
+    }
+}
