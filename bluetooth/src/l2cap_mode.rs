@@ -25,6 +25,12 @@ pub enum L2capMode {
     /// Streaming mode: segmented and checked, but neither acknowledged nor
     /// retransmitted; late or damaged frames are dropped.
     Streaming,
+    /// LE credit-based flow control: the mode of every LE channel
+    /// ([`BluetoothSocket::connect_to_le_channel`](crate::BluetoothSocket::connect_to_le_channel),
+    /// [`BluetoothServer::listen_le`](crate::BluetoothServer::listen_le)); reported, not
+    /// asked for (the kernel picks it for an LE address). Flow-controlled: nothing is
+    /// dropped when the reader is slow.
+    LeCreditBased,
 }
 
 impl L2capMode {
@@ -34,6 +40,7 @@ impl L2capMode {
             L2capMode::Basic => 0x00,
             L2capMode::Ertm => 0x03,
             L2capMode::Streaming => 0x04,
+            L2capMode::LeCreditBased => 0x80,
         }
     }
 
@@ -44,6 +51,7 @@ impl L2capMode {
             0x00 => Some(L2capMode::Basic),
             0x03 => Some(L2capMode::Ertm),
             0x04 => Some(L2capMode::Streaming),
+            0x80 => Some(L2capMode::LeCreditBased),
             _ => None,
         }
     }
@@ -55,7 +63,12 @@ mod tests {
 
     #[test]
     fn raw_values_round_trip_and_unknown_ones_are_none() {
-        for mode in [L2capMode::Basic, L2capMode::Ertm, L2capMode::Streaming] {
+        for mode in [
+            L2capMode::Basic,
+            L2capMode::Ertm,
+            L2capMode::Streaming,
+            L2capMode::LeCreditBased,
+        ] {
             assert_eq!(L2capMode::from_raw(mode.to_raw()), Some(mode));
         }
         assert_eq!(L2capMode::from_raw(0x01), None);

@@ -197,28 +197,52 @@ impl BluetoothServer {
         }
     }
 
-    fn try_listen(&self, address: BluetoothAddress, port: u16) -> Result<(), ServerError> {
+    /// Listens for LE credit-based channels on the adapter `address` (the null address:
+    /// every adapter) and the LE `psm` (0x0001–0x00ff; 0 takes the first free dynamic
+    /// one from 0x0080, see [`server_port`](Self::server_port)). No Qt counterpart: Qt
+    /// has no public API for LE channels. An L2CAP server only; the peer must be able to
+    /// reach this adapter over LE (an LE connection needs this side to advertise, or to be
+    /// connected already). Returns whether it listens; on `false`, [`error`](Self::error)
+    /// says why and nothing changed, as for [`listen`](Self::listen)
+    /// (`UnsupportedProtocol` also on an RFCOMM server). Accepted sockets report
+    /// [`L2capMode::LeCreditBased`].
+    pub fn listen_le(&self, address: BluetoothAddress, psm: u16) -> bool {
+        match self.try_listen_le(address, psm) {
+            Ok(()) => true,
+            Err(e) => {
+                self.state.error.set(Some(e));
+                false
+            }
+        }
+    }
+
+    fn try_listen_le(&self, address: BluetoothAddress, psm: u16) -> Result<(), ServerError> {
         if self.server.is_listening() {
             return Err(ServerError::ServiceAlreadyRegistered);
         }
-        if port != 0 && !valid_port(self.protocol, port) {
+        if self.protocol != Protocol::L2cap || (psm != 0 && !crate::socket::valid_le_psm(psm)) {
             return Err(ServerError::UnsupportedProtocol);
         }
         let io = |e: std::io::Error| server_error(&e);
         let fd = sys::socket(self.protocol, true).map_err(io)?;
-        // The kernel lets RFCOMM and L2CAP bind to any address: check the adapter.
+        self.check_adapter(address)?;
+        sys::set_security_level(fd.as_fd(), self.state.security.get().to_level()).map_err(io)?;
+        sys::bind_l2cap(fd.as_fd(), address, psm, sys::BDADDR_LE_PUBLIC).map_err(io)?;
+        self.start_listening(fd)
+    }
+
+    /// The kernel lets RFCOMM and L2CAP bind to any address: check the adapter.
+    fn check_adapter(&self, address: BluetoothAddress) -> Result<(), ServerError> {
         if !address.is_null() {
-            let adapters = sys::adapters().map_err(io)?;
+            let adapters = sys::adapters().map_err(|e| server_error(&e))?;
             if !adapters.iter().any(|a| a.address == address && a.up) {
                 return Err(ServerError::PoweredOff);
             }
         }
-        sys::set_security_level(fd.as_fd(), self.state.security.get().to_level()).map_err(io)?;
-        if self.protocol == Protocol::L2cap {
-            sys::apply_l2cap_settings(fd.as_fd(), 0, self.state.l2cap_mode.get().to_raw())
-                .map_err(io)?;
-        }
-        sys::bind(fd.as_fd(), self.protocol, address, port).map_err(io)?;
+        Ok(())
+    }
+
+    fn start_listening(&self, fd: std::os::fd::OwnedFd) -> Result<(), ServerError> {
         let backlog = i32::try_from(self.server.max_pending_connections()).unwrap_or(i32::MAX);
         rustix::net::listen(&fd, backlog).map_err(|e| server_error(&e.into()))?;
         self.server
@@ -226,6 +250,29 @@ impl BluetoothServer {
             .map_err(|_| ServerError::InputOutput)?;
         self.state.error.set(None);
         Ok(())
+    }
+
+    fn try_listen(&self, address: BluetoothAddress, port: u16) -> Result<(), ServerError> {
+        if self.server.is_listening() {
+            return Err(ServerError::ServiceAlreadyRegistered);
+        }
+        if port != 0 && !valid_port(self.protocol, port) {
+            return Err(ServerError::UnsupportedProtocol);
+        }
+        if self.state.l2cap_mode.get() == L2capMode::LeCreditBased {
+            // Only an LE server gets it: see listen_le.
+            return Err(ServerError::UnsupportedProtocol);
+        }
+        let io = |e: std::io::Error| server_error(&e);
+        let fd = sys::socket(self.protocol, true).map_err(io)?;
+        self.check_adapter(address)?;
+        sys::set_security_level(fd.as_fd(), self.state.security.get().to_level()).map_err(io)?;
+        if self.protocol == Protocol::L2cap {
+            sys::apply_l2cap_settings(fd.as_fd(), 0, self.state.l2cap_mode.get().to_raw())
+                .map_err(io)?;
+        }
+        sys::bind(fd.as_fd(), self.protocol, address, port).map_err(io)?;
+        self.start_listening(fd)
     }
 
     /// Listens on a free channel (or PSM) of every adapter and publishes an SDP record

@@ -12,9 +12,10 @@ use sigloop_core::{
 use uuid::Uuid;
 
 use crate::l2cap_mode::L2capMode;
+use crate::low_energy::RemoteAddressType;
 use crate::port::valid_port;
 use crate::sdp::ServiceSearch;
-use crate::sys::{self, L2capOptions};
+use crate::sys;
 use crate::{BluetoothAddress, Protocol, SecurityFlags, ServiceInfo};
 
 /// RFCOMM writes go to the kernel in pieces of at most this size: one larger send can
@@ -228,8 +229,13 @@ impl BluetoothSocket {
         if self.settings.protocol != Protocol::L2cap {
             return None;
         }
-        match self.with_fd(sys::l2cap_options).and_then(Result::ok) {
-            Some(o) if self.state() == SocketState::Connected => L2capMode::from_raw(o.mode),
+        let connected = self.state() == SocketState::Connected;
+        match self.with_fd(sys::l2cap_options) {
+            Some(Ok(o)) if connected => L2capMode::from_raw(o.mode),
+            // L2CAP_OPTIONS is refused for an LE channel only.
+            Some(Err(_)) if connected && self.with_fd(sys::le_mtus).is_some_and(|r| r.is_ok()) => {
+                Some(L2capMode::LeCreditBased)
+            }
             _ => Some(self.settings.l2cap_mode.get()),
         }
     }
@@ -241,9 +247,55 @@ impl BluetoothSocket {
         if self.settings.protocol != Protocol::L2cap {
             return None;
         }
-        self.with_fd(sys::l2cap_options)
-            .and_then(Result::ok)
-            .map(|o| (o.omtu, o.imtu))
+        self.with_fd(l2cap_mtus).and_then(Result::ok)
+    }
+
+    /// Starts connecting an LE credit-based channel to `psm` on the LE device `address`
+    /// of `address_type` (no Qt counterpart: Qt has no public API for LE channels). An
+    /// L2CAP socket only. The PSM is 0x0001–0x00ff: SIG-assigned up to 0x007f, dynamic
+    /// (the ones servers get) from 0x0080. Security flags and
+    /// [`set_l2cap_mtu`](Self::set_l2cap_mtu) (at least 23) apply as on classic L2CAP;
+    /// the channel mode is always [`L2capMode::LeCreditBased`], which is flow-controlled:
+    /// a slow reader stalls the writer, nothing is dropped. Completion is reported by
+    /// `connected` or `error_occurred`, as for [`connect_to_service`](Self::connect_to_service).
+    ///
+    /// # Errors
+    /// At once, with no signal and no state change: `UnsupportedProtocol` on an RFCOMM
+    /// socket; `Operation` if the socket is not unconnected; `HostNotFound` for the null
+    /// address; `UnsupportedSocketOperation` for a PSM out of range or an MTU below 23;
+    /// `SocketAddressNotAvailable` if the local adapter chosen does not exist.
+    pub fn connect_to_le_channel(
+        &self,
+        address: BluetoothAddress,
+        address_type: RemoteAddressType,
+        psm: u16,
+    ) -> Result<(), SocketError> {
+        if self.settings.protocol != Protocol::L2cap {
+            return Err(SocketError::UnsupportedProtocol);
+        }
+        self.check_can_connect(address)?;
+        if !valid_le_psm(psm) {
+            return Err(SocketError::UnsupportedSocketOperation);
+        }
+        let imtu = self.settings.l2cap_imtu.get();
+        if imtu != 0 && imtu < 23 {
+            return Err(SocketError::UnsupportedSocketOperation);
+        }
+        let fd = sys::socket(Protocol::L2cap, true).map_err(os)?;
+        let adapter = self.settings.local_adapter.get();
+        if !adapter.is_null() {
+            sys::bind_l2cap(fd.as_fd(), adapter, 0, sys::BDADDR_LE_PUBLIC).map_err(os)?;
+        }
+        sys::set_security_level(fd.as_fd(), self.settings.security.get().to_level()).map_err(os)?;
+        if imtu != 0 {
+            sys::set_le_incoming_mtu(fd.as_fd(), imtu).map_err(os)?;
+        }
+        let kind = match address_type {
+            RemoteAddressType::Public => sys::BDADDR_LE_PUBLIC,
+            RemoteAddressType::Random => sys::BDADDR_LE_RANDOM,
+        };
+        let result = sys::connect_l2cap(fd.as_fd(), address, psm, kind);
+        self.socket.begin_connect(fd, result)
     }
 
     /// Starts connecting to `port` (an RFCOMM channel, 1–30, or an L2CAP PSM) on the
@@ -265,7 +317,16 @@ impl BluetoothSocket {
         if !valid_port(self.settings.protocol, port) {
             return Err(SocketError::UnsupportedSocketOperation);
         }
+        self.check_classic_mode()?;
         self.connect_port(address, port)
+    }
+
+    /// [`L2capMode::LeCreditBased`] is the mode of LE channels only.
+    fn check_classic_mode(&self) -> Result<(), SocketError> {
+        if self.settings.l2cap_mode.get() == L2capMode::LeCreditBased {
+            return Err(SocketError::UnsupportedSocketOperation);
+        }
+        Ok(())
     }
 
     fn check_can_connect(&self, address: BluetoothAddress) -> Result<(), SocketError> {
@@ -310,6 +371,7 @@ impl BluetoothSocket {
         uuid: Uuid,
     ) -> Result<(), SocketError> {
         self.check_can_connect(address)?;
+        self.check_classic_mode()?;
         let event_loop = self.socket.event_loop().ok_or(SocketError::Operation)?;
         let weak = WeakBluetoothSocket {
             socket: self.socket.downgrade(),
@@ -524,9 +586,23 @@ fn size_writes(socket: &AbstractSocket, protocol: Protocol) {
     let chunk = match protocol {
         Protocol::Rfcomm => RFCOMM_WRITE_CHUNK,
         Protocol::L2cap => socket
-            .with_fd(sys::l2cap_options)
+            .with_fd(l2cap_mtus)
             .and_then(Result::ok)
-            .map_or(672, |o: L2capOptions| usize::from(o.omtu)),
+            .map_or(672, |(omtu, _)| usize::from(omtu)),
     };
     socket.set_max_write_chunk(chunk);
+}
+
+/// `(outgoing, incoming)` MTUs: `L2CAP_OPTIONS` on a classic channel, `BT_SNDMTU` and
+/// `BT_RCVMTU` on an LE one (which refuses the former).
+fn l2cap_mtus(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<(u16, u16)> {
+    match sys::l2cap_options(fd) {
+        Ok(o) => Ok((o.omtu, o.imtu)),
+        Err(_) => sys::le_mtus(fd),
+    }
+}
+
+/// An LE PSM: 0x0001–0x00ff (Bluetooth Core Vol 3 Part A 4.22).
+pub(crate) fn valid_le_psm(psm: u16) -> bool {
+    (1..=0xff).contains(&psm)
 }

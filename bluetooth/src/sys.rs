@@ -400,8 +400,76 @@ pub fn adapters() -> io::Result<Vec<Adapter>> {
 }
 
 /// `BDADDR_LE_PUBLIC` and `BDADDR_LE_RANDOM`: the address types of an LE device.
-const BDADDR_LE_PUBLIC: u8 = 1;
-const BDADDR_LE_RANDOM: u8 = 2;
+pub(crate) const BDADDR_LE_PUBLIC: u8 = 1;
+pub(crate) const BDADDR_LE_RANDOM: u8 = 2;
+/// `BT_SNDMTU` and `BT_RCVMTU` (`SOL_BLUETOOTH`): an LE credit-based channel's MTUs,
+/// which `L2CAP_OPTIONS` does not report for LE.
+const BT_SNDMTU: libc::c_int = 12;
+const BT_RCVMTU: libc::c_int = 13;
+
+fn l2_address(address: BluetoothAddress, psm: u16, address_type: u8) -> SockaddrL2 {
+    SockaddrL2 {
+        family: libc::AF_BLUETOOTH as libc::sa_family_t,
+        psm: psm.to_le(),
+        bdaddr: address.to_kernel(),
+        cid: 0,
+        bdaddr_type: address_type,
+    }
+}
+
+/// `bind()` of an L2CAP socket with an address type (LE public for an LE channel).
+///
+/// # Errors
+/// The OS error.
+pub(crate) fn bind_l2cap(
+    fd: BorrowedFd<'_>,
+    address: BluetoothAddress,
+    psm: u16,
+    address_type: u8,
+) -> io::Result<()> {
+    let sa = l2_address(address, psm, address_type);
+    let len = size_of::<SockaddrL2>() as libc::socklen_t;
+    // SAFETY: `sa` is an initialised `sockaddr_l2` of `len` bytes that lives across the
+    // call; `fd` is a valid descriptor.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const sa).cast(), len) })?;
+    Ok(())
+}
+
+/// `connect()` of an L2CAP socket to a PSM of a device of `address_type`; on a
+/// non-blocking socket `EINPROGRESS` is returned as an error.
+///
+/// # Errors
+/// The OS error.
+pub(crate) fn connect_l2cap(
+    fd: BorrowedFd<'_>,
+    address: BluetoothAddress,
+    psm: u16,
+    address_type: u8,
+) -> io::Result<()> {
+    let sa = l2_address(address, psm, address_type);
+    let len = size_of::<SockaddrL2>() as libc::socklen_t;
+    // SAFETY: as in `bind_l2cap`.
+    cvt(unsafe { libc::connect(fd.as_raw_fd(), (&raw const sa).cast(), len) })?;
+    Ok(())
+}
+
+/// An LE channel's `(outgoing, incoming)` MTUs.
+///
+/// # Errors
+/// The OS error (`ENOTCONN` before the channel is up).
+pub(crate) fn le_mtus(fd: BorrowedFd<'_>) -> io::Result<(u16, u16)> {
+    let snd: u16 = getsockopt(fd, SOL_BLUETOOTH, BT_SNDMTU)?;
+    let rcv: u16 = getsockopt(fd, SOL_BLUETOOTH, BT_RCVMTU)?;
+    Ok((snd, rcv))
+}
+
+/// Sets the incoming MTU of an LE channel before it connects.
+///
+/// # Errors
+/// The OS error (`EINVAL` below 23).
+pub(crate) fn set_le_incoming_mtu(fd: BorrowedFd<'_>, mtu: u16) -> io::Result<()> {
+    setsockopt(fd, SOL_BLUETOOTH, BT_RCVMTU, &mtu)
+}
 /// The LE PSM asked for by [`le_link_up`]: SDP's, which is never served over LE, so the
 /// peer's kernel refuses the channel once the link is up.
 const LE_PROBE_PSM: u16 = 0x0001;
@@ -431,32 +499,13 @@ pub(crate) fn le_link_up(
         tv_usec: timeout.subsec_micros() as libc::suseconds_t,
     };
     setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)?;
-    let family = libc::AF_BLUETOOTH as libc::sa_family_t;
-    let local_sa = SockaddrL2 {
-        family,
-        psm: 0,
-        bdaddr: local.to_kernel(),
-        cid: 0,
-        bdaddr_type: BDADDR_LE_PUBLIC,
+    bind_l2cap(fd.as_fd(), local, 0, BDADDR_LE_PUBLIC)?;
+    let peer_type = if random {
+        BDADDR_LE_RANDOM
+    } else {
+        BDADDR_LE_PUBLIC
     };
-    let peer_sa = SockaddrL2 {
-        family,
-        psm: LE_PROBE_PSM.to_le(),
-        bdaddr: peer.to_kernel(),
-        cid: 0,
-        bdaddr_type: if random {
-            BDADDR_LE_RANDOM
-        } else {
-            BDADDR_LE_PUBLIC
-        },
-    };
-    let len = size_of::<SockaddrL2>() as libc::socklen_t;
-    // SAFETY: `local_sa` is an initialised `sockaddr_l2` of `len` bytes that lives across
-    // the call; `fd` is a valid descriptor.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&raw const local_sa).cast(), len) })?;
-    // SAFETY: as above, for `peer_sa`.
-    let r = cvt(unsafe { libc::connect(fd.as_raw_fd(), (&raw const peer_sa).cast(), len) });
-    match r {
+    match connect_l2cap(fd.as_fd(), peer, LE_PROBE_PSM, peer_type) {
         Ok(_) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Ok(()),
         Err(e) => Err(e),
