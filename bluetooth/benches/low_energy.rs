@@ -1,0 +1,435 @@
+//! LE on the BlueZ test bed, sigloop against bluer alone in the same boot (hci0 → hci1):
+//!
+//! - notifications: a bluer GATT server on hci1 sends 300 notifications of 20 bytes
+//!   (each carries its send time) as fast as it can once subscribed; they are received
+//!   by a `LowEnergyService` slot (bluetoothd's notify socket read on the loop) and by
+//!   bluer's own notify socket (`notify_io`) on a tokio runtime, in alternating rounds
+//!   over the same LE link. Prints notifications per second and the median latency from
+//!   the server's send to the receiver.
+//! - LE credit-based channels: 512 KiB one way (acknowledged) and the median round trip
+//!   of a 16-byte echo (300 each), through a plain blocking socket and through
+//!   `BluetoothSocket`, alternating rounds.
+//! - memory: heap bytes held by one connected `LowEnergyController` with its service
+//!   discovered in full (a counting allocator).
+//!
+//! Prints `<case> <value>` lines, then the ratios sigloop / reference.
+//! Run: `scripts/bench-bluetooth --le` (builds here, runs inside the test bed).
+
+use std::cell::RefCell;
+use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bluer::gatt::local::{
+    Application, Characteristic, CharacteristicNotify, CharacteristicNotifyMethod, Service,
+};
+use sigloop_bluetooth::low_energy::{
+    DiscoveryMode, LowEnergyController, RemoteAddressType, ServiceState,
+};
+use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::{raw, BluetoothAddress, BluetoothSocket, Protocol};
+use sigloop_core::{EventLoop, LoopHandle};
+use uuid::Uuid;
+
+/// The counting allocator, the bench's one `unsafe`.
+mod sys {
+    #![allow(unsafe_code)]
+
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicIsize, Ordering};
+
+    /// Heap bytes live, for the memory case.
+    pub static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+    pub struct Counting;
+
+    // SAFETY: every call is forwarded to the system allocator unchanged; only a counter
+    // is kept beside it.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            // SAFETY: the caller's contract is passed on unchanged.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+            // SAFETY: as above.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOC: Counting = Counting;
+}
+
+use sys::LIVE;
+
+const SERVICE: Uuid = Uuid::from_u128(0x0000_fff1_0000_1000_8000_0080_5f9b_34fb);
+const NOTIFY: Uuid = Uuid::from_u128(0x5158_0001_0000_1000_8000_0080_5f9b_34fb);
+const COUNT: usize = 300;
+const ROUNDS: usize = 3;
+const BULK: usize = 512 * 1024;
+const MSG: usize = 16;
+const PSM: u16 = 0x91;
+const LONG: Duration = Duration::from_secs(120);
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The payload: the send time in microseconds since `base`, then padding to 20 bytes.
+fn stamp(base: Instant) -> Vec<u8> {
+    let mut v = (base.elapsed().as_micros() as u64).to_le_bytes().to_vec();
+    v.resize(20, 0);
+    v
+}
+
+fn latency_ms(base: Instant, value: &[u8]) -> f64 {
+    let sent = u64::from_le_bytes(value[..8].try_into().unwrap());
+    (base.elapsed().as_micros() as u64).saturating_sub(sent) as f64 / 1e3
+}
+
+/// The GATT server and advertising on `adapter`, on a thread of its own, until the
+/// process ends.
+fn peripheral(adapter: BluetoothAddress, base: Instant) {
+    let (ready_tx, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let session = bluer::Session::new().await.unwrap();
+            let mut found = None;
+            for name in session.adapter_names().await.unwrap() {
+                let a = session.adapter(&name).unwrap();
+                if a.address().await.unwrap().0 == adapter.octets() {
+                    found = Some(a);
+                }
+            }
+            let a = found.expect("adapter");
+            let app = Application {
+                services: vec![Service {
+                    uuid: SERVICE,
+                    primary: true,
+                    characteristics: vec![Characteristic {
+                        uuid: NOTIFY,
+                        notify: Some(CharacteristicNotify {
+                            notify: true,
+                            method: CharacteristicNotifyMethod::Fun(Box::new(
+                                move |mut notifier| {
+                                    Box::pin(async move {
+                                        for _ in 0..COUNT {
+                                            if notifier.notify(stamp(base)).await.is_err() {
+                                                return;
+                                            }
+                                        }
+                                        while !notifier.is_stopped() {
+                                            tokio::time::sleep(Duration::from_millis(20)).await;
+                                        }
+                                    })
+                                },
+                            )),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            let _app = a.serve_gatt_application(app).await.unwrap();
+            let _adv = a
+                .advertise(bluer::adv::Advertisement {
+                    service_uuids: [SERVICE].into_iter().collect(),
+                    discoverable: Some(true),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            ready_tx.send(()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    ready.recv_timeout(LONG).unwrap();
+}
+
+fn wait(h: &LoopHandle, what: &str, mut done: impl FnMut() -> bool) {
+    assert!(
+        h.wait_until(Instant::now() + LONG, &mut done).unwrap(),
+        "{what}"
+    );
+}
+
+/// One round through a `LowEnergyService`: (notifications/s, median latency ms).
+fn sigloop_round(
+    h: &LoopHandle,
+    s: &sigloop_bluetooth::LowEnergyService,
+    base: Instant,
+) -> (f64, f64) {
+    let c = s.characteristic(NOTIFY).unwrap();
+    let got: Rc<RefCell<Vec<(Instant, f64)>>> = Rc::default();
+    let sink = got.clone();
+    let conn = s.characteristic_changed().connect(move |(_, v)| {
+        sink.borrow_mut()
+            .push((Instant::now(), latency_ms(base, v)));
+    });
+    s.set_notifications(&c, true).unwrap();
+    wait(h, "sigloop notifications", || got.borrow().len() >= COUNT);
+    s.set_notifications(&c, false).unwrap();
+    s.characteristic_changed().disconnect(conn);
+    let got = got.borrow();
+    let span = got[COUNT - 1].0 - got[0].0;
+    let rate = (COUNT - 1) as f64 / span.as_secs_f64();
+    (rate, median(got.iter().map(|g| g.1).collect()))
+}
+
+/// One round through bluer's own notify socket, on a runtime of its own.
+fn bluer_round(local: BluetoothAddress, peer: BluetoothAddress, base: Instant) -> (f64, f64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let session = bluer::Session::new().await.unwrap();
+        let mut adapter = None;
+        for name in session.adapter_names().await.unwrap() {
+            let a = session.adapter(&name).unwrap();
+            if a.address().await.unwrap().0 == local.octets() {
+                adapter = Some(a);
+            }
+        }
+        let device = adapter
+            .unwrap()
+            .device(bluer::Address(peer.octets()))
+            .unwrap();
+        let mut characteristic = None;
+        for s in device.services().await.unwrap() {
+            if s.uuid().await.unwrap() == SERVICE {
+                for c in s.characteristics().await.unwrap() {
+                    if c.uuid().await.unwrap() == NOTIFY {
+                        characteristic = Some(c);
+                    }
+                }
+            }
+        }
+        let reader = characteristic.unwrap().notify_io().await.unwrap();
+        let mut got = Vec::with_capacity(COUNT);
+        while got.len() < COUNT {
+            let v = reader.recv().await.unwrap();
+            got.push((Instant::now(), latency_ms(base, &v)));
+        }
+        drop(reader);
+        let span = got[COUNT - 1].0 - got[0].0;
+        let rate = (COUNT - 1) as f64 / span.as_secs_f64();
+        (rate, median(got.iter().map(|g| g.1).collect()))
+    })
+}
+
+/// The LE channel server on hci1: a sink that acknowledges `BULK` bytes with one byte,
+/// or an echo.
+fn coc_server(addr: BluetoothAddress, psm: u16, sink: bool) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let listener = raw::socket(Protocol::L2cap, false).unwrap();
+        raw::bind_le(listener.as_fd(), addr, psm).unwrap();
+        rustix::net::listen(&listener, 4).unwrap();
+        tx.send(()).unwrap();
+        loop {
+            let conn = rustix::net::accept(&listener).unwrap();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                let mut got = 0;
+                loop {
+                    let n = match rustix::io::read(&conn, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if sink {
+                        got += n;
+                        if got >= BULK {
+                            rustix::io::write(&conn, b"k").unwrap();
+                            got = 0;
+                        }
+                    } else {
+                        rustix::io::write(&conn, &buf[..n]).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    rx.recv().unwrap();
+}
+
+fn raw_client(bed: &Testbed, psm: u16) -> OwnedFd {
+    let fd = raw::socket(Protocol::L2cap, false).unwrap();
+    raw::bind_le(fd.as_fd(), bed.address(0), 0).unwrap();
+    raw::connect_le(fd.as_fd(), bed.address(1), RemoteAddressType::Public, psm).unwrap();
+    fd
+}
+
+fn raw_throughput(bed: &Testbed, chunk: usize) -> f64 {
+    let fd = raw_client(bed, PSM);
+    let data = vec![7u8; chunk];
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < BULK {
+        sent += rustix::io::write(&fd, &data).unwrap();
+    }
+    let mut ack = [0u8; 1];
+    assert_eq!(rustix::io::read(&fd, &mut ack).unwrap(), 1);
+    BULK as f64 / 1024.0 / start.elapsed().as_secs_f64()
+}
+
+fn sigloop_client(h: &LoopHandle, bed: &Testbed, psm: u16) -> BluetoothSocket {
+    let s = BluetoothSocket::new(h, Protocol::L2cap);
+    s.set_local_adapter(bed.address(0));
+    s.connect_to_le_channel(bed.address(1), RemoteAddressType::Public, psm)
+        .unwrap();
+    assert!(s.wait_for_connected(LONG), "{:?}", s.error());
+    s
+}
+
+fn sigloop_throughput(h: &LoopHandle, bed: &Testbed) -> (f64, usize) {
+    let s = sigloop_client(h, bed, PSM);
+    let chunk = s.max_write_chunk();
+    let data = vec![7u8; chunk];
+    let start = Instant::now();
+    let mut queued = 0;
+    while queued < BULK {
+        s.write(&data).unwrap();
+        queued += chunk;
+    }
+    wait(h, "ack", || s.bytes_available() > 0);
+    let rate = BULK as f64 / 1024.0 / start.elapsed().as_secs_f64();
+    s.abort();
+    (rate, chunk)
+}
+
+fn round_trips(h: &LoopHandle, bed: &Testbed) -> (f64, f64) {
+    let fd = raw_client(bed, PSM + 2);
+    let s = sigloop_client(h, bed, PSM + 2);
+    let (mut raw_t, mut ours) = (Vec::new(), Vec::new());
+    let msg = [1u8; MSG];
+    for block in 0..30 {
+        for _ in 0..10 {
+            if block % 2 == 0 {
+                let t = Instant::now();
+                rustix::io::write(&fd, &msg).unwrap();
+                let mut back = [0u8; MSG];
+                let mut got = 0;
+                while got < MSG {
+                    got += rustix::io::read(&fd, &mut back[got..]).unwrap();
+                }
+                raw_t.push(t.elapsed().as_secs_f64() * 1e3);
+            } else {
+                let t = Instant::now();
+                s.write(&msg).unwrap();
+                wait(h, "echo", || s.bytes_available() >= MSG);
+                let _ = s.read_all();
+                ours.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    s.abort();
+    (median(raw_t), median(ours))
+}
+
+/// A controller linked to hci1 with the bench's service discovered in full.
+fn connect_discovered(
+    h: &LoopHandle,
+    bed: &Testbed,
+) -> (LowEnergyController, sigloop_bluetooth::LowEnergyService) {
+    let c = LowEnergyController::create_central_from_address(
+        h,
+        bed.address(1),
+        RemoteAddressType::Public,
+        bed.address(0),
+    );
+    c.connect_to_device().unwrap();
+    wait(h, "connected", || {
+        c.state() == sigloop_bluetooth::low_energy::ControllerState::Connected
+    });
+    c.discover_services().unwrap();
+    wait(h, "services", || {
+        c.state() == sigloop_bluetooth::low_energy::ControllerState::Discovered
+    });
+    let s = c.create_service_object(SERVICE).unwrap();
+    s.discover_details(DiscoveryMode::FullDiscovery).unwrap();
+    wait(h, "details", || {
+        s.state() == ServiceState::RemoteServiceDiscovered
+    });
+    (c, s)
+}
+
+fn main() {
+    if std::env::var_os("TESTBED").is_none() {
+        eprintln!("low_energy bench: run inside the test bed (scripts/bench-bluetooth --le)");
+        return;
+    }
+    let bed = Testbed::from_env();
+    let base = Instant::now();
+    peripheral(bed.address(1), base);
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+
+    // Memory: heap held by one controller, linked, with its service discovered in full;
+    // measured on a second link, so that the helper thread, its D-Bus connection and
+    // bluetoothd's object cache are already in place.
+    let warm = connect_discovered(&h, &bed);
+    warm.0.disconnect_from_device();
+    wait(&h, "closed", || {
+        warm.0.state() == sigloop_bluetooth::low_energy::ControllerState::Unconnected
+    });
+    drop(warm);
+    el.process_events(Some(Duration::ZERO)).unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    let (c, s) = connect_discovered(&h, &bed);
+    // Let the helper thread's share of the work settle.
+    std::thread::sleep(Duration::from_millis(200));
+    el.process_events(Some(Duration::ZERO)).unwrap();
+    let held = LIVE.load(Ordering::Relaxed) - before;
+    println!("controller_heap_bytes {held}");
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut our_lat, mut their_lat) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (r, l) = sigloop_round(&h, &s, base);
+        ours.push(r);
+        our_lat.push(l);
+        let (r, l) = bluer_round(bed.address(0), bed.address(1), base);
+        theirs.push(r);
+        their_lat.push(l);
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    let (our_lat, their_lat) = (median(our_lat), median(their_lat));
+    println!("notify_per_s_sigloop {ours:.0}");
+    println!("notify_per_s_bluer {theirs:.0}");
+    println!("notify_latency_ms_sigloop {our_lat:.2}");
+    println!("notify_latency_ms_bluer {their_lat:.2}");
+    c.disconnect_from_device();
+    wait(&h, "closed", || {
+        c.state() == sigloop_bluetooth::low_energy::ControllerState::Unconnected
+    });
+
+    coc_server(bed.address(1), PSM, true);
+    coc_server(bed.address(1), PSM + 2, false);
+    let (mut raw_tp, mut our_tp) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (r, chunk) = sigloop_throughput(&h, &bed);
+        our_tp.push(r);
+        raw_tp.push(raw_throughput(&bed, chunk));
+    }
+    let (raw_tp, our_tp) = (median(raw_tp), median(our_tp));
+    println!("le_channel_kib_s_raw {raw_tp:.0}");
+    println!("le_channel_kib_s_sigloop {our_tp:.0}");
+    let (raw_rtt, our_rtt) = round_trips(&h, &bed);
+    println!("le_channel_rtt_ms_raw {raw_rtt:.2}");
+    println!("le_channel_rtt_ms_sigloop {our_rtt:.2}");
+    println!("ratio notify_per_s {:.2}", ours / theirs);
+    println!("ratio le_channel_throughput {:.2}", our_tp / raw_tp);
+    println!("ratio le_channel_rtt {:.2}", our_rtt / raw_rtt);
+}
