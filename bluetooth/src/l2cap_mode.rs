@@ -72,7 +72,7 @@ mod tests {
             assert_eq!(L2capMode::from_raw(mode.to_raw()), Some(mode));
         }
         assert_eq!(L2capMode::from_raw(0x01), None);
-        assert_eq!(L2capMode::from_raw(0x80), None);
+        assert_eq!(L2capMode::from_raw(0x81), None);
         assert_eq!(L2capMode::default(), L2capMode::Basic);
     }
 }

@@ -198,7 +198,7 @@ impl BluetoothServer {
     }
 
     /// Listens for LE credit-based channels on the adapter `address` (the null address:
-    /// every adapter) and the LE `psm` (0x0001–0x00ff; 0 takes the first free dynamic
+    /// every adapter) and the LE `psm` (0x0002–0x00ff; 0 takes the first free dynamic
     /// one from 0x0080, see [`server_port`](Self::server_port)). No Qt counterpart: Qt
     /// has no public API for LE channels. An L2CAP server only; the peer must be able to
     /// reach this adapter over LE (an LE connection needs this side to advertise, or to be
@@ -220,7 +220,12 @@ impl BluetoothServer {
         if self.server.is_listening() {
             return Err(ServerError::ServiceAlreadyRegistered);
         }
-        if self.protocol != Protocol::L2cap || (psm != 0 && !crate::socket::valid_le_psm(psm)) {
+        // PSM 1 (SDP's, never served over LE) is what LowEnergyController asks for to
+        // make a link, counting on its refusal.
+        if self.protocol != Protocol::L2cap
+            || psm == 1
+            || (psm != 0 && !crate::socket::valid_le_psm(psm))
+        {
             return Err(ServerError::UnsupportedProtocol);
         }
         let io = |e: std::io::Error| server_error(&e);

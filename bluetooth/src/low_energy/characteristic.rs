@@ -63,8 +63,8 @@ impl LowEnergyCharacteristic {
         self.uuid
     }
 
-    /// Its handle: the attribute handle of its declaration, as BlueZ names it (Qt:
-    /// `handle`).
+    /// Its handle: the attribute handle of its declaration, as BlueZ names it. Qt's
+    /// `handle` is the value's handle, which on every server seen is this one plus 1.
     pub fn handle(&self) -> u16 {
         self.handle
     }

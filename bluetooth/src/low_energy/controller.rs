@@ -27,6 +27,8 @@ pub(crate) struct ControllerInner {
     /// bluetoothd's name of the adapter in use (`hci0`), known once linked.
     adapter: RefCell<Option<String>>,
     state: Cell<ControllerState>,
+    /// The current link was reported up (`connected` emitted).
+    up: Cell<bool>,
     error: Cell<Option<ControllerError>>,
     error_string: RefCell<String>,
     /// Counts links; events and services of an earlier link are told apart by it.
@@ -65,6 +67,7 @@ pub(crate) struct ControllerInner {
 /// (Qt's destructor does the same); service objects then report
 /// [`InvalidService`](super::ServiceState::InvalidService).
 #[derive(Clone)]
+#[must_use = "dropping the last handle of a LowEnergyController closes the link it made"]
 pub struct LowEnergyController {
     inner: Rc<ControllerInner>,
 }
@@ -134,6 +137,7 @@ impl LowEnergyController {
             local: Cell::new(local),
             adapter: RefCell::new(None),
             state: Cell::new(ControllerState::Unconnected),
+            up: Cell::new(false),
             error: Cell::new(None),
             error_string: RefCell::new(String::new()),
             link: Cell::new(0),
@@ -234,17 +238,22 @@ impl LowEnergyController {
         if inner.state.get() != ControllerState::Unconnected {
             return Err(RequestError::ControllerState(inner.state.get()));
         }
-        let link = inner.link.get() + 1;
-        inner.link.set(link);
-        inner.error.set(None);
-        inner.error_string.borrow_mut().clear();
-        inner.mtu.set(None);
         let Some(emitter) = self.emitter() else {
             return Err(RequestError::ControllerState(ControllerState::Unconnected));
         };
+        let link = inner.link.get() + 1;
+        inner.link.set(link);
+        inner.up.set(false);
+        inner.error.set(None);
+        inner.error_string.borrow_mut().clear();
+        inner.mtu.set(None);
         let (stop, stopped) = oneshot::channel();
         *inner.stop.borrow_mut() = Some(stop);
         self.set_state(ControllerState::Connecting);
+        if inner.link.get() != link || inner.state.get() != ControllerState::Connecting {
+            // A state_changed slot already gave the attempt up.
+            return Ok(());
+        }
         let req = LinkRequest {
             local: inner.local.get(),
             peer: inner.remote,
@@ -262,21 +271,16 @@ impl LowEnergyController {
         Ok(())
     }
 
-    /// Closes the link (Qt: `disconnectFromDevice`): `Closing`, then `disconnected` and
-    /// `Unconnected`. While connecting, the attempt is given up at once (`Unconnected`
-    /// without `disconnected`). Unconnected: nothing happens.
+    /// Closes the link (Qt: `disconnectFromDevice`): `Closing`, then `Unconnected`, with
+    /// `disconnected` if the link was up. While connecting, the attempt is given up: the
+    /// controller stays `Closing` until the helper has closed whatever link came up
+    /// (so that a new `connect_to_device` cannot meet the old attempt's teardown), then
+    /// turns `Unconnected` without `disconnected`. Unconnected or closing: nothing
+    /// happens.
     pub fn disconnect_from_device(&self) {
         let inner = &self.inner;
         match inner.state.get() {
             ControllerState::Unconnected | ControllerState::Closing => {}
-            ControllerState::Connecting => {
-                // Events of this attempt are ignored from now on; the helper closes a
-                // link that comes up anyway.
-                inner.link.set(inner.link.get() + 1);
-                let stop = inner.stop.borrow_mut().take();
-                drop(stop);
-                self.set_state(ControllerState::Unconnected);
-            }
             _ => {
                 let stop = inner.stop.borrow_mut().take();
                 if let Some(stop) = stop {
@@ -407,15 +411,29 @@ impl LowEnergyController {
                 *inner.adapter.borrow_mut() = Some(adapter.clone());
                 inner.local.set(*local);
                 inner.mtu.set(*mtu);
+                inner.up.set(true);
                 self.set_state(ControllerState::Connected);
-                inner.connected.emit(&());
-                if let Some(mtu) = mtu {
+                // Each slot may have closed the link meanwhile.
+                let still =
+                    || inner.link.get() == link && inner.state.get() == ControllerState::Connected;
+                if still() {
+                    inner.connected.emit(&());
+                }
+                if let (Some(mtu), true) = (mtu, still()) {
                     inner.mtu_changed.emit(mtu);
                 }
             }
             Event::LinkFailed(kind, text) => {
                 inner.stop.borrow_mut().take();
-                self.set_error(*kind, text);
+                // Given up by disconnect_from_device: not an error of the user's.
+                if inner.state.get() != ControllerState::Closing {
+                    self.set_error(*kind, text);
+                }
+                self.set_state(ControllerState::Unconnected);
+            }
+            Event::Cancelled => {
+                inner.stop.borrow_mut().take();
+                inner.link.set(link + 1);
                 self.set_state(ControllerState::Unconnected);
             }
             Event::LinkDown { remote } => {
@@ -429,6 +447,11 @@ impl LowEnergyController {
                 }
                 if *remote && was != ControllerState::Closing {
                     self.set_error(ControllerError::RemoteHostClosed, "");
+                }
+                if !inner.up.replace(false) {
+                    // Dropped or given up before it was reported up.
+                    self.set_state(ControllerState::Unconnected);
+                    return;
                 }
                 self.set_state(ControllerState::Unconnected);
                 inner.disconnected.emit(&());
@@ -455,11 +478,23 @@ impl LowEnergyController {
                                 found.push(entry.uuid);
                             }
                         }
+                        let still = || {
+                            inner.link.get() == link
+                                && inner.state.get() == ControllerState::Discovering
+                        };
                         for uuid in &found {
+                            if !still() {
+                                return;
+                            }
                             inner.service_discovered.emit(uuid);
                         }
+                        if !still() {
+                            return;
+                        }
                         self.set_state(ControllerState::Discovered);
-                        inner.discovery_finished.emit(&());
+                        if inner.state.get() == ControllerState::Discovered {
+                            inner.discovery_finished.emit(&());
+                        }
                     }
                     Err(text) => {
                         self.set_state(ControllerState::Connected);
@@ -476,7 +511,7 @@ impl LowEnergyController {
             | Event::Written { path, .. }
             | Event::NotifyOn { path, .. }
             | Event::Notified { path, .. }
-            | Event::NotifyEnded { path } => self.route(path.service, event),
+            | Event::NotifyEnded { path, .. } => self.route(path.service, event),
         }
     }
 

@@ -98,6 +98,8 @@ pub(crate) enum Event {
     LinkDown {
         remote: bool,
     },
+    /// The loop gave the attempt up; whatever came up was closed.
+    Cancelled,
     Services(Result<Vec<ServiceEntry>, String>),
     Details {
         service: u16,
@@ -115,14 +117,17 @@ pub(crate) enum Event {
     },
     NotifyOn {
         path: Path,
+        session: u64,
         result: Once<Result<NotifySource, String>>,
     },
     Notified {
         path: Path,
+        session: u64,
         value: Vec<u8>,
     },
     NotifyEnded {
         path: Path,
+        session: u64,
     },
     Rssi(Result<i16, String>),
 }
@@ -182,6 +187,9 @@ pub(crate) async fn link(
         .await
         .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
     if let Err(e) = made {
+        if stopped(&mut stop) {
+            return emit(Event::Cancelled);
+        }
         let kind = match e.raw_os_error() {
             // EINPROGRESS: the socket's send timeout ended the blocking connect first.
             Some(
@@ -211,7 +219,8 @@ pub(crate) async fn link(
     }
     let bpeer = bluer::Address(peer.octets());
     if stopped(&mut stop) {
-        return close(&adapter, bpeer).await;
+        close(&adapter, bpeer).await;
+        return emit(Event::Cancelled);
     }
     // bluetoothd notices the link and attaches its GATT client; wait for both.
     let resolved = async {
@@ -227,11 +236,17 @@ pub(crate) async fn link(
     };
     let device = tokio::select! {
         r = tokio::time::timeout(RESOLVE_TIMEOUT, resolved) => r,
-        _ = &mut stop => return close(&adapter, bpeer).await,
+        _ = &mut stop => {
+            close(&adapter, bpeer).await;
+            return emit(Event::Cancelled);
+        }
     };
     let device = match device {
         Ok(Ok(d)) => d,
-        Ok(Err(e)) => return fail(ControllerError::Connection, text(e)),
+        Ok(Err(e)) => {
+            close(&adapter, bpeer).await;
+            return fail(ControllerError::Connection, text(e));
+        }
         Err(_) => {
             close(&adapter, bpeer).await;
             return fail(
@@ -245,7 +260,10 @@ pub(crate) async fn link(
     };
     let mut events = match device.events().await {
         Ok(e) => Box::pin(e),
-        Err(e) => return fail(ControllerError::Unknown, text(e)),
+        Err(e) => {
+            close(&adapter, bpeer).await;
+            return fail(ControllerError::Unknown, text(e));
+        }
     };
     let mtu = att_mtu(&device).await;
     emit(Event::LinkUp {
@@ -443,25 +461,37 @@ pub(crate) async fn write(
     c.write_ext(&value, &req).await.map_err(text)
 }
 
+/// Where a notification session goes: the characteristic, and the link and request it
+/// belongs to.
+pub(crate) struct NotifyTarget {
+    pub path: Path,
+    pub link: u64,
+    pub session: u64,
+}
+
 /// Turns notifications on: through `AcquireNotify` where bluetoothd offers it (the
 /// socket goes to the loop), else through `StartNotify`, whose values are sent as
 /// [`Event::Notified`] until `stop` fires or its sender is dropped.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn notify(
     session: Result<bluer::Session, BluezError>,
     adapter: String,
     peer: BluetoothAddress,
-    path: Path,
+    target: NotifyTarget,
     notify_flag: bool,
-    link: u64,
     emitter: Emitter,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let NotifyTarget {
+        path,
+        link,
+        session: id,
+    } = target;
     let report = |r: Result<NotifySource, String>| {
         let _ = emitter.emit((
             link,
             Event::NotifyOn {
                 path,
+                session: id,
                 result: Once::new(r),
             },
         ));
@@ -491,12 +521,17 @@ pub(crate) async fn notify(
         tokio::select! {
             v = next(&mut stream) => match v {
                 Some(value) => {
-                    if emitter.emit((link, Event::Notified { path, value })).is_err() {
+                    let event = Event::Notified {
+                        path,
+                        session: id,
+                        value,
+                    };
+                    if emitter.emit((link, event)).is_err() {
                         return;
                     }
                 }
                 None => {
-                    let _ = emitter.emit((link, Event::NotifyEnded { path }));
+                    let _ = emitter.emit((link, Event::NotifyEnded { path, session: id }));
                     return;
                 }
             },

@@ -21,20 +21,46 @@ use super::{
 };
 use crate::bluez::{self, BluezError};
 
+/// Whether the peer of a unix socket hung up (a poll that does not wait).
+fn hung_up(socket: &UnixDatagram) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mut fds = [PollFd::new(socket, PollFlags::RDHUP)];
+    match poll(&mut fds, Some(&rustix::time::Timespec::default())) {
+        Ok(_) => fds[0]
+            .revents()
+            .intersects(PollFlags::HUP | PollFlags::RDHUP | PollFlags::ERR),
+        Err(_) => true,
+    }
+}
+
 /// The longest attribute value (Bluetooth Core, Vol 3, Part F, 3.2.9).
 pub const MAX_ATTRIBUTE_LENGTH: usize = 512;
 /// The largest notification a notify socket datagram can carry (an ATT MTU of 517).
 const NOTIFY_BUFFER: usize = 517;
 
-/// How a characteristic's notifications reach the service.
+/// How a characteristic's notifications reach the service; each with the number of the
+/// request that made it, so that the answers and ends of an earlier session are told
+/// apart from the current one's.
 enum Notify {
     /// Asked for; the helper has not answered yet. Dropping the sender cancels.
-    Pending(oneshot::Sender<()>),
+    Pending(u64, oneshot::Sender<()>),
     /// bluetoothd's notify socket, read on the loop; dropping it ends the session.
-    Socket(#[allow(dead_code)] SocketNotifier),
+    Socket(u64, #[allow(dead_code)] SocketNotifier),
     /// `StartNotify` on the helper; dropping the sender ends it.
-    Stream(#[allow(dead_code)] oneshot::Sender<()>),
+    Stream(u64, #[allow(dead_code)] oneshot::Sender<()>),
 }
+
+impl Notify {
+    fn session(&self) -> u64 {
+        match self {
+            Notify::Pending(s, _) | Notify::Socket(s, _) | Notify::Stream(s, _) => *s,
+        }
+    }
+}
+
+/// Datagrams read from a notify socket per wake at most; the rest wait for the next
+/// iteration (the notifier is level-triggered), so other sources are not starved.
+const DRAIN_BATCH: usize = 256;
 
 pub(crate) struct ServiceShared {
     controller: Weak<ControllerInner>,
@@ -46,6 +72,8 @@ pub(crate) struct ServiceShared {
     error_string: RefCell<String>,
     pub(crate) chars: RefCell<Vec<CharData>>,
     notify: RefCell<HashMap<u16, Notify>>,
+    /// Numbers notification requests.
+    notify_session: Cell<u64>,
     state_changed: Signal<ServiceState>,
     characteristic_changed: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
     characteristic_read: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
@@ -72,6 +100,7 @@ impl ServiceShared {
             error_string: RefCell::new(String::new()),
             chars: RefCell::new(Vec::new()),
             notify: RefCell::new(HashMap::new()),
+            notify_session: Cell::new(0),
             state_changed: Signal::new(),
             characteristic_changed: Signal::new(),
             characteristic_read: Signal::new(),
@@ -238,38 +267,64 @@ impl ServiceShared {
                     self.set_error(kind, text);
                 }
             },
-            Event::NotifyOn { path, result } => self.on_notify_on(*path, result.take()),
-            Event::Notified { path, value } => {
-                if matches!(
-                    self.notify.borrow().get(&path.characteristic),
-                    Some(Notify::Stream(_))
-                ) {
-                    self.changed(path.characteristic, value);
-                }
+            Event::NotifyOn {
+                path,
+                session,
+                result,
+            } => self.on_notify_on(*path, *session, result.take()),
+            Event::Notified {
+                path,
+                session,
+                value,
+            } if self.session_is(path.characteristic, *session) => {
+                self.changed(path.characteristic, value);
             }
-            Event::NotifyEnded { path } => {
-                self.notify.borrow_mut().remove(&path.characteristic);
+            Event::NotifyEnded { path, session } => {
+                self.end_session(path.characteristic, *session);
             }
             _ => {}
         }
     }
 
-    fn on_notify_on(self: &Rc<Self>, path: Path, result: Option<Result<NotifySource, String>>) {
-        // Only the answer to the request still pending counts (it was not turned off
-        // meanwhile).
+    fn session_is(&self, characteristic: u16, session: u64) -> bool {
+        self.notify
+            .borrow()
+            .get(&characteristic)
+            .is_some_and(|n| n.session() == session)
+    }
+
+    /// bluetoothd ended a session (the link is going, or the peer's server stopped):
+    /// forgotten, if it is still the current one.
+    fn end_session(&self, characteristic: u16, session: u64) {
+        let gone = if self.session_is(characteristic, session) {
+            self.notify.borrow_mut().remove(&characteristic)
+        } else {
+            None
+        };
+        drop(gone);
+    }
+
+    fn on_notify_on(
+        self: &Rc<Self>,
+        path: Path,
+        session: u64,
+        result: Option<Result<NotifySource, String>>,
+    ) {
+        // Only the answer to the request still pending counts (it was not turned off,
+        // or off and on again, meanwhile).
         let pending = matches!(
             self.notify.borrow().get(&path.characteristic),
-            Some(Notify::Pending(_))
+            Some(Notify::Pending(s, _)) if *s == session
         );
         if !pending {
             return;
         }
         let started = match result {
-            Some(Ok(NotifySource::Fd(fd))) => self.watch_socket(path.characteristic, fd),
+            Some(Ok(NotifySource::Fd(fd))) => self.watch_socket(path.characteristic, session, fd),
             Some(Ok(NotifySource::Stream)) => {
                 let mut notify = self.notify.borrow_mut();
-                if let Some(Notify::Pending(cancel)) = notify.remove(&path.characteristic) {
-                    notify.insert(path.characteristic, Notify::Stream(cancel));
+                if let Some(Notify::Pending(_, cancel)) = notify.remove(&path.characteristic) {
+                    notify.insert(path.characteristic, Notify::Stream(session, cancel));
                 }
                 Ok(())
             }
@@ -282,7 +337,8 @@ impl ServiceShared {
                 self.cccd_written(path.characteristic, on);
             }
             Err(text) => {
-                self.notify.borrow_mut().remove(&path.characteristic);
+                let gone = self.notify.borrow_mut().remove(&path.characteristic);
+                drop(gone);
                 self.set_error(ServiceError::DescriptorWrite, &text);
             }
         }
@@ -318,6 +374,7 @@ impl ServiceShared {
     fn watch_socket(
         self: &Rc<Self>,
         characteristic: u16,
+        session: u64,
         fd: std::os::fd::OwnedFd,
     ) -> Result<(), String> {
         let socket = Rc::new(UnixDatagram::from(fd));
@@ -329,27 +386,28 @@ impl ServiceShared {
         let notifier = SocketNotifier::new(&event_loop, socket.clone(), Interest::READ)
             .map_err(|e| e.to_string())?;
         let weak = Rc::downgrade(self);
-        notifier.activated().connect(move |r: &Readiness| {
+        notifier.activated().connect(move |_: &Readiness| {
             if let Some(service) = weak.upgrade() {
-                service.drain(characteristic, &socket, *r);
+                service.drain(characteristic, session, &socket);
             }
         });
         self.notify
             .borrow_mut()
-            .insert(characteristic, Notify::Socket(notifier));
+            .insert(characteristic, Notify::Socket(session, notifier));
         Ok(())
     }
 
-    /// Reads every datagram queued on the notify socket (to `EAGAIN`: one wake may
-    /// stand for several), then reports them in order.
-    fn drain(self: &Rc<Self>, characteristic: u16, socket: &UnixDatagram, r: Readiness) {
+    /// Reads the datagrams queued on the notify socket (to `EAGAIN`, at most
+    /// [`DRAIN_BATCH`]: one wake may stand for several), then reports them in order.
+    fn drain(self: &Rc<Self>, characteristic: u16, session: u64, socket: &UnixDatagram) {
         let mut values = Vec::new();
         let mut buf = [0u8; NOTIFY_BUFFER];
         let mut closed = false;
-        loop {
+        while values.len() < DRAIN_BATCH {
             match socket.recv(&mut buf) {
-                // A zero-length datagram is an empty value unless the peer hung up.
-                Ok(0) if r.error => {
+                // Zero bytes: an empty value, or the end once bluetoothd closed its side
+                // (a SEQPACKET socket then reads 0 for ever): the hang-up tells.
+                Ok(0) if hung_up(socket) => {
                     closed = true;
                     break;
                 }
@@ -363,12 +421,15 @@ impl ServiceShared {
             }
         }
         for value in &values {
+            if !self.session_is(characteristic, session) {
+                // Turned off by a slot: the rest are not reported.
+                return;
+            }
             self.changed(characteristic, value);
         }
         if closed {
             // bluetoothd closed it: the link is going, or the session was ended.
-            let gone = self.notify.borrow_mut().remove(&characteristic);
-            drop(gone);
+            self.end_session(characteristic, session);
         }
     }
 
@@ -574,12 +635,17 @@ impl LowEnergyService {
     /// `error_occurred` with [`ServiceError::DescriptorWrite`].
     ///
     /// The Client Characteristic Configuration descriptor (0x2902) is not written
-    /// directly (bluetoothd owns it): as in Qt, `01 00` or `02 00` turns notifications
-    /// or indications on ([`set_notifications`](Self::set_notifications)), `00 00` off.
+    /// directly (bluetoothd owns it): as in Qt, `01 00` turns notifications on (`02 00`
+    /// indications, on a characteristic that only indicates) through
+    /// [`set_notifications`](Self::set_notifications), `00 00` off; `descriptor_written`
+    /// follows with the value written once it took effect (at once, on the next loop
+    /// iteration, when nothing had to change).
     ///
     /// # Errors
-    /// See [`RequestError`]; a configuration value other than those three is refused
-    /// with [`RequestError::NotPermitted`].
+    /// See [`RequestError`]. Another configuration value is refused with
+    /// [`RequestError::NotPermitted`]; `02 00` on a characteristic that also notifies
+    /// with [`RequestError::NotSupported`] (bluetoothd turns on notifications where a
+    /// characteristic has both, and offers no choice).
     pub fn write_descriptor(
         &self,
         descriptor: &LowEnergyDescriptor,
@@ -590,15 +656,23 @@ impl LowEnergyService {
             return Err(RequestError::ValueTooLong(value.len()));
         }
         if descriptor.uuid == CLIENT_CHARACTERISTIC_CONFIGURATION {
-            let on = match value {
-                [0, 0] => false,
-                [1, 0] | [2, 0] | [3, 0] => true,
-                _ => return Err(RequestError::NotPermitted("that configuration value")),
-            };
             let characteristic = self
                 .inner
                 .characteristic(descriptor.characteristic)
                 .ok_or(RequestError::ForeignObject)?;
+            let notifies = characteristic.properties.contains(PropertyTypes::NOTIFY);
+            let on = match value {
+                [0, 0] => false,
+                [1, 0] if notifies => true,
+                [2, 0] if !notifies => true,
+                [2, 0] | [3, 0] => {
+                    return Err(RequestError::NotSupported(
+                        "choosing indications where a characteristic also notifies",
+                    ))
+                }
+                [1, 0] => return Err(RequestError::NotPermitted("notifications")),
+                _ => return Err(RequestError::NotPermitted("that configuration value")),
+            };
             return self.set_notifications(&characteristic, on);
         }
         self.write(
@@ -609,10 +683,16 @@ impl LowEnergyService {
     }
 
     /// Turns the characteristic's notifications (or, where it only indicates,
-    /// indications) on or off. On: each value arrives as `characteristic_changed`, in
-    /// order; where bluetoothd offers it (`AcquireNotify`), through a socket read on the
-    /// loop, else through `StartNotify`. The configuration descriptor, if listed, is
-    /// reported written (`descriptor_written`) once it took effect. Off: at once.
+    /// indications) on or off. On: each value arrives as `characteristic_changed`.
+    /// Where bluetoothd offers it (`AcquireNotify`, characteristics that notify), its
+    /// socket is read on the loop: every value, in order. Otherwise bluer's
+    /// `StartNotify` session on the helper thread reports changes of bluetoothd's cached
+    /// value: a value the peer sends before that session's subscription is in place can
+    /// be missed, and a read of the characteristic is reported as a change too.
+    /// The configuration descriptor, if listed, is reported written
+    /// (`descriptor_written`) once it took effect; when nothing had to change, on the
+    /// next loop iteration. A session bluetoothd ends (the link goes) ends quietly;
+    /// [`notifications_enabled`](Self::notifications_enabled) then says false.
     ///
     /// # Errors
     /// See [`RequestError`]; [`RequestError::NotPermitted`] if it neither notifies nor
@@ -628,39 +708,49 @@ impl LowEnergyService {
             return Err(RequestError::NotPermitted("notifications or indications"));
         }
         let handle = characteristic.handle;
-        if !on {
-            let was = self.inner.notify.borrow_mut().remove(&handle);
-            if was.is_some() {
-                drop(was);
-                self.inner.cccd_written(handle, [0, 0]);
-            }
+        let is_on = self.inner.notify.borrow().contains_key(&handle);
+        if on == is_on {
+            let value = if on {
+                self.inner.notify_value(handle)
+            } else {
+                [0, 0]
+            };
+            self.post_cccd_written(handle, value);
             return Ok(());
         }
-        if self.inner.notify.borrow().contains_key(&handle) {
+        if !on {
+            let was = self.inner.notify.borrow_mut().remove(&handle);
+            drop(was);
+            self.post_cccd_written(handle, [0, 0]);
             return Ok(());
         }
         let (controller, adapter) = self.linked()?;
         let Some(emitter) = controller.emitter() else {
             return Err(RequestError::ControllerState(controller.state()));
         };
+        let session = self.inner.notify_session.get() + 1;
+        self.inner.notify_session.set(session);
         let (cancel, stopped) = oneshot::channel();
         self.inner
             .notify
             .borrow_mut()
-            .insert(handle, Notify::Pending(cancel));
+            .insert(handle, Notify::Pending(session, cancel));
         let peer = controller.remote_address();
         let path = self.path(handle, 0);
         let link = self.inner.link;
         let notify_flag = props.contains(PropertyTypes::NOTIFY);
         let fallback = emitter.clone();
-        let started = bluez::watch(move |session| {
+        let started = bluez::watch(move |s| {
             gatt::notify(
-                session,
+                s,
                 adapter,
                 peer,
-                path,
+                gatt::NotifyTarget {
+                    path,
+                    link,
+                    session,
+                },
                 notify_flag,
-                link,
                 emitter,
                 stopped,
             )
@@ -670,11 +760,28 @@ impl LowEnergyService {
                 link,
                 Event::NotifyOn {
                     path,
+                    session,
                     result: Once::new(Err(e.to_string())),
                 },
             ));
         }
         Ok(())
+    }
+
+    /// `descriptor_written` for the configuration descriptor on the next iteration, not
+    /// from inside the caller's call.
+    fn post_cccd_written(&self, characteristic: u16, value: [u8; 2]) {
+        let Some(event_loop) = self.inner.controller().and_then(|c| c.event_loop()) else {
+            return;
+        };
+        let weak = Rc::downgrade(&self.inner);
+        event_loop.post(move || {
+            if let Some(service) = weak.upgrade() {
+                if service.state() == ServiceState::RemoteServiceDiscovered {
+                    service.cccd_written(characteristic, value);
+                }
+            }
+        });
     }
 
     /// Whether notifications or indications of the characteristic are on (or asked
