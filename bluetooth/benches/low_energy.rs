@@ -74,6 +74,8 @@ const BULK: usize = 512 * 1024;
 const MSG: usize = 16;
 const PSM: u16 = 0x91;
 const LONG: Duration = Duration::from_secs(120);
+/// A notification round ends when none came for this long.
+const IDLE: Duration = Duration::from_secs(3);
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -169,7 +171,7 @@ fn sigloop_round(
     h: &LoopHandle,
     s: &sigloop_bluetooth::LowEnergyService,
     base: Instant,
-) -> (f64, f64) {
+) -> (f64, f64, usize) {
     let c = s.characteristic(NOTIFY).unwrap();
     let got: Rc<RefCell<Vec<(Instant, f64)>>> = Rc::default();
     let sink = got.clone();
@@ -178,17 +180,33 @@ fn sigloop_round(
             .push((Instant::now(), latency_ms(base, v)));
     });
     s.set_notifications(&c, true).unwrap();
-    wait(h, "sigloop notifications", || got.borrow().len() >= COUNT);
+    // Until all came, or none for 3 s (then some were lost on the way).
+    let g = got.clone();
+    h.wait_until(Instant::now() + LONG, move || {
+        let g = g.borrow();
+        g.len() >= COUNT || g.last().is_some_and(|l| l.0.elapsed() > IDLE)
+    })
+    .unwrap();
     s.set_notifications(&c, false).unwrap();
     s.characteristic_changed().disconnect(conn);
     let got = got.borrow();
-    let span = got[COUNT - 1].0 - got[0].0;
-    let rate = (COUNT - 1) as f64 / span.as_secs_f64();
-    (rate, median(got.iter().map(|g| g.1).collect()))
+    summarize(&got)
+}
+
+/// (notifications/s, median latency ms, how many came) from the arrival times.
+fn summarize(got: &[(Instant, f64)]) -> (f64, f64, usize) {
+    assert!(got.len() > 1, "no notifications arrived");
+    let span = got[got.len() - 1].0 - got[0].0;
+    let rate = (got.len() - 1) as f64 / span.as_secs_f64();
+    (rate, median(got.iter().map(|g| g.1).collect()), got.len())
 }
 
 /// One round through bluer's own notify socket, on a runtime of its own.
-fn bluer_round(local: BluetoothAddress, peer: BluetoothAddress, base: Instant) -> (f64, f64) {
+fn bluer_round(
+    local: BluetoothAddress,
+    peer: BluetoothAddress,
+    base: Instant,
+) -> (f64, f64, usize) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -219,13 +237,13 @@ fn bluer_round(local: BluetoothAddress, peer: BluetoothAddress, base: Instant) -
         let reader = characteristic.unwrap().notify_io().await.unwrap();
         let mut got = Vec::with_capacity(COUNT);
         while got.len() < COUNT {
-            let v = reader.recv().await.unwrap();
-            got.push((Instant::now(), latency_ms(base, &v)));
+            match tokio::time::timeout(IDLE, reader.recv()).await {
+                Ok(Ok(v)) => got.push((Instant::now(), latency_ms(base, &v))),
+                _ => break,
+            }
         }
         drop(reader);
-        let span = got[COUNT - 1].0 - got[0].0;
-        let rate = (COUNT - 1) as f64 / span.as_secs_f64();
-        (rate, median(got.iter().map(|g| g.1).collect()))
+        summarize(&got)
     })
 }
 
@@ -396,11 +414,13 @@ fn main() {
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let (mut our_lat, mut their_lat) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let (r, l) = sigloop_round(&h, &s, base);
+    for round in 0..ROUNDS {
+        let (r, l, n) = sigloop_round(&h, &s, base);
+        println!("round {round} sigloop received {n} of {COUNT}");
         ours.push(r);
         our_lat.push(l);
-        let (r, l) = bluer_round(bed.address(0), bed.address(1), base);
+        let (r, l, n) = bluer_round(bed.address(0), bed.address(1), base);
+        println!("round {round} bluer received {n} of {COUNT}");
         theirs.push(r);
         their_lat.push(l);
     }

@@ -347,6 +347,34 @@ impl DeviceDiscoveryAgent {
     }
 }
 
+/// A discovery session's events.
+type Events = std::pin::Pin<Box<dyn futures_core::Stream<Item = bluer::AdapterEvent> + Send>>;
+
+/// How often an LE scan is started anew. A controller that filters duplicate
+/// advertising reports (btvirt does, as do real ones unless told otherwise) reports each
+/// advertiser once per scan start, and Linux 6.1 drops a report that arrives before its
+/// discovery state is set (about one scan start in four on the bed, where each
+/// advertiser is reported at once): a new scan gets that report, and RSSI updates, again.
+const LE_RESCAN: Duration = Duration::from_secs(5);
+
+/// Starts discovery again after the previous session's stream was dropped; bluetoothd
+/// may still be stopping that one (`InProgress`) for a moment.
+async fn restart(adapter: &bluer::Adapter) -> Result<Events, BluezError> {
+    let deadline = tokio::time::Instant::now() + bluez::CALL_TIMEOUT;
+    loop {
+        match adapter.discover_devices_with_changes().await {
+            Ok(events) => return Ok(Box::pin(events)),
+            Err(e)
+                if tokio::time::Instant::now() < deadline
+                    && e.kind == bluer::ErrorKind::InProgress =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// On the helper thread: one discovery session, until `stop`'s sender is dropped.
 async fn discover(
     session: Result<bluer::Session, BluezError>,
@@ -374,9 +402,10 @@ async fn discover(
                 ..Default::default()
             })
             .await?;
-        let events = adapter.discover_devices_with_changes().await?;
+        let events: Events = Box::pin(adapter.discover_devices_with_changes().await?);
         Ok::<_, BluezError>((adapter, events))
     };
+    let rescan = methods.contains(DiscoveryMethods::LOW_ENERGY);
     let setup = tokio::time::timeout(bluez::CALL_TIMEOUT, setup)
         .await
         .unwrap_or(Err(BluezError::Timeout));
@@ -387,11 +416,24 @@ async fn discover(
             return;
         }
     };
-    let mut events = Box::pin(events);
+    let mut events = events;
+    let mut cycle = tokio::time::interval_at(tokio::time::Instant::now() + LE_RESCAN, LE_RESCAN);
     loop {
         let event = tokio::select! {
             _ = stop.changed() => return,
             e = next(&mut events) => e,
+            _ = cycle.tick(), if rescan => {
+                // A new LE scan: bluetoothd stops the old one when its stream goes.
+                drop(events);
+                match restart(&adapter).await {
+                    Ok(e) => events = e,
+                    Err(e) => {
+                        let _ = emitter.emit((run, Event::Failed(e)));
+                        return;
+                    }
+                }
+                continue;
+            }
         };
         let report = match event {
             None => Event::Ended,

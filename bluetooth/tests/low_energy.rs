@@ -34,6 +34,8 @@ const WRITE: Uuid = Uuid::from_u128(0x5157_0002_0000_1000_8000_0080_5f9b_34fb);
 const NOTIFY: Uuid = Uuid::from_u128(0x5157_0003_0000_1000_8000_0080_5f9b_34fb);
 const INDICATE: Uuid = Uuid::from_u128(0x5157_0004_0000_1000_8000_0080_5f9b_34fb);
 const REFUSE: Uuid = Uuid::from_u128(0x5157_0005_0000_1000_8000_0080_5f9b_34fb);
+/// Only in the peripheral of the killed-mid-read test: a read it never answers.
+const SLOW: Uuid = Uuid::from_u128(0x5157_0006_0000_1000_8000_0080_5f9b_34fb);
 /// The advertising data: a company ID (0xffff is the one for tests), its data, and the
 /// service's data.
 const COMPANY: u16 = 0xffff;
@@ -82,6 +84,11 @@ fn notify_method(first: u8) -> CharacteristicNotifyMethod {
 }
 
 fn start_peripheral(adapter: BluetoothAddress) -> Peripheral {
+    start_peripheral_with(adapter, false)
+}
+
+/// With `slow`, the service also has [`SLOW`], whose reads are never answered.
+fn start_peripheral_with(adapter: BluetoothAddress, slow: bool) -> Peripheral {
     let writes: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready) = std::sync::mpsc::channel();
@@ -103,72 +110,98 @@ fn start_peripheral(adapter: BluetoothAddress) -> Peripheral {
             let a = found.expect("the peripheral's adapter");
             let last = w.clone();
             let written = w.clone();
+            let mut characteristics = Vec::new();
+            if slow {
+                characteristics.push(Characteristic {
+                    uuid: SLOW,
+                    read: Some(CharacteristicRead {
+                        read: true,
+                        fun: Box::new(|_| {
+                            Box::pin(async {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                                Ok(Vec::new())
+                            })
+                        }),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+            }
             let app = Application {
                 services: vec![Service {
                     uuid: SERVICE,
                     primary: true,
-                    characteristics: vec![
-                        Characteristic {
-                            uuid: READ,
-                            read: Some(CharacteristicRead {
-                                read: true,
-                                fun: Box::new(|_| Box::pin(async { Ok(b"hello".to_vec()) })),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
-                        Characteristic {
-                            uuid: WRITE,
-                            read: Some(CharacteristicRead {
-                                read: true,
-                                fun: Box::new(move |_| {
-                                    let v =
-                                        last.lock().unwrap().last().cloned().unwrap_or_default();
-                                    Box::pin(async move { Ok(v) })
+                    characteristics: characteristics
+                        .into_iter()
+                        .chain(vec![
+                            Characteristic {
+                                uuid: READ,
+                                read: Some(CharacteristicRead {
+                                    read: true,
+                                    fun: Box::new(|_| Box::pin(async { Ok(b"hello".to_vec()) })),
+                                    ..Default::default()
                                 }),
                                 ..Default::default()
-                            }),
-                            write: Some(CharacteristicWrite {
-                                write: true,
-                                write_without_response: true,
-                                method: CharacteristicWriteMethod::Fun(Box::new(move |v, _| {
-                                    written.lock().unwrap().push(v);
-                                    Box::pin(async { Ok(()) })
-                                })),
+                            },
+                            Characteristic {
+                                uuid: WRITE,
+                                read: Some(CharacteristicRead {
+                                    read: true,
+                                    fun: Box::new(move |_| {
+                                        let v = last
+                                            .lock()
+                                            .unwrap()
+                                            .last()
+                                            .cloned()
+                                            .unwrap_or_default();
+                                        Box::pin(async move { Ok(v) })
+                                    }),
+                                    ..Default::default()
+                                }),
+                                write: Some(CharacteristicWrite {
+                                    write: true,
+                                    write_without_response: true,
+                                    method: CharacteristicWriteMethod::Fun(Box::new(
+                                        move |v, _| {
+                                            written.lock().unwrap().push(v);
+                                            Box::pin(async { Ok(()) })
+                                        },
+                                    )),
+                                    ..Default::default()
+                                }),
                                 ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
-                        Characteristic {
-                            uuid: NOTIFY,
-                            notify: Some(CharacteristicNotify {
-                                notify: true,
-                                method: notify_method(0),
+                            },
+                            Characteristic {
+                                uuid: NOTIFY,
+                                notify: Some(CharacteristicNotify {
+                                    notify: true,
+                                    method: notify_method(0),
+                                    ..Default::default()
+                                }),
                                 ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
-                        Characteristic {
-                            uuid: INDICATE,
-                            notify: Some(CharacteristicNotify {
-                                indicate: true,
-                                method: notify_method(100),
+                            },
+                            Characteristic {
+                                uuid: INDICATE,
+                                notify: Some(CharacteristicNotify {
+                                    indicate: true,
+                                    method: notify_method(100),
+                                    ..Default::default()
+                                }),
                                 ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
-                        Characteristic {
-                            uuid: REFUSE,
-                            write: Some(CharacteristicWrite {
-                                write: true,
-                                method: CharacteristicWriteMethod::Fun(Box::new(|_, _| {
-                                    Box::pin(async { Err(ReqError::NotPermitted) })
-                                })),
+                            },
+                            Characteristic {
+                                uuid: REFUSE,
+                                write: Some(CharacteristicWrite {
+                                    write: true,
+                                    method: CharacteristicWriteMethod::Fun(Box::new(|_, _| {
+                                        Box::pin(async { Err(ReqError::NotPermitted) })
+                                    })),
+                                    ..Default::default()
+                                }),
                                 ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
-                    ],
+                            },
+                        ])
+                        .collect(),
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -692,4 +725,42 @@ fn le_discovery_sees_the_advertising_data() {
     c.disconnect_from_device();
     wait_gone(&h, &c);
     drop(p);
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_killed_mid_read_is_an_error_not_a_hang() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    let p = start_peripheral_with(bed.address(1), true);
+    let c = connect(&h, &bed);
+    let found = SignalSpy::new(c.discovery_finished());
+    c.discover_services().unwrap();
+    assert!(found.wait_for_count(&h, 1, LONG).unwrap());
+    let s = c.create_service_object(SERVICE).unwrap();
+    let states = SignalSpy::new(s.state_changed());
+    s.discover_details(DiscoveryMode::SkipValueDiscovery)
+        .unwrap();
+    assert!(states.wait_for_count(&h, 2, LONG).unwrap());
+    let slow = s.characteristic(SLOW).expect("the slow characteristic");
+    let errors = SignalSpy::new(s.error_occurred());
+    let reads = SignalSpy::new(s.characteristic_read());
+    s.read_characteristic(&slow).unwrap();
+    // The read hangs at the peripheral; then its program goes away.
+    std::thread::sleep(Duration::from_millis(500));
+    el.process_events(Some(Duration::ZERO)).unwrap();
+    let started = Instant::now();
+    drop(p);
+    assert!(
+        errors
+            .wait_for_count(&h, 1, Duration::from_secs(60))
+            .unwrap(),
+        "no error for the read"
+    );
+    assert_eq!(errors.take(), [ServiceError::CharacteristicRead]);
+    assert_eq!(reads.count(), 0);
+    eprintln!("read error after {:?}", started.elapsed());
+    c.disconnect_from_device();
+    wait_gone(&h, &c);
 }
