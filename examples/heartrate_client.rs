@@ -213,8 +213,9 @@ fn main() {
         heart_rate(&h2, &c, count);
     });
     let (h2, c) = (h.clone(), controller.clone());
-    controller.error_occurred().connect(move |e| {
-        error(&h2, format!("{e} ({})", c.error_string()));
+    // error_string() names the error and adds bluetoothd's or the kernel's reason.
+    controller.error_occurred().connect(move |_| {
+        error(&h2, c.error_string());
     });
     let h2 = h.clone();
     controller.disconnected().connect(move |()| {

@@ -248,8 +248,9 @@ fn show_tree(
     });
     let c = controller.clone();
     let h2 = h.clone();
-    controller.error_occurred().connect(move |e| {
-        eprintln!("error: {e} ({})", c.error_string());
+    // error_string() names the error and adds bluetoothd's or the kernel's reason.
+    controller.error_occurred().connect(move |_| {
+        eprintln!("error: {}", c.error_string());
         h2.exit(1);
     });
     let h2 = h.clone();
