@@ -375,6 +375,22 @@ async fn restart(adapter: &bluer::Adapter) -> Result<Events, BluezError> {
     }
 }
 
+/// A device heard in a run of one method (it has an RSSI) was heard on that transport:
+/// its core configuration says so. bluetoothd shows no advertising flags unless run with
+/// `--experimental` (its `AdvertisingFlags` property), so an LE device that advertises
+/// only flags, a name and UUIDs (a typical sensor) otherwise looks like neither, and an
+/// LE-only run would never report it.
+fn heard_on(info: &mut DeviceInfo, methods: DiscoveryMethods) {
+    if info.rssi.is_none() {
+        return;
+    }
+    if methods == DiscoveryMethods::LOW_ENERGY {
+        info.core_configurations |= CoreConfigurations::LOW_ENERGY;
+    } else if methods == DiscoveryMethods::CLASSIC {
+        info.core_configurations |= CoreConfigurations::BASE_RATE;
+    }
+}
+
 /// On the helper thread: one discovery session, until `stop`'s sender is dropped.
 async fn discover(
     session: Result<bluer::Session, BluezError>,
@@ -442,7 +458,10 @@ async fn discover(
                     continue;
                 };
                 match DeviceInfo::read(&device).await {
-                    Ok(info) => Event::Device(info),
+                    Ok(mut info) => {
+                        heard_on(&mut info, methods);
+                        Event::Device(info)
+                    }
                     // Gone again before it could be read.
                     Err(_) => continue,
                 }
@@ -453,5 +472,45 @@ async fn discover(
         if emitter.emit((run, report)).is_err() || ended {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::low_energy::RemoteAddressType;
+
+    fn info(rssi: Option<i16>) -> DeviceInfo {
+        DeviceInfo {
+            address: BluetoothAddress::ANY,
+            name: String::new(),
+            class: 0,
+            rssi,
+            service_uuids: Vec::new(),
+            paired: false,
+            address_type: RemoteAddressType::Public,
+            core_configurations: CoreConfigurations::empty(),
+            tx_power: None,
+            manufacturer_data: Default::default(),
+            service_data: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_device_heard_in_a_one_method_run_speaks_that_method() {
+        let mut i = info(Some(-40));
+        heard_on(&mut i, DiscoveryMethods::LOW_ENERGY);
+        assert_eq!(i.core_configurations, CoreConfigurations::LOW_ENERGY);
+        let mut i = info(Some(-40));
+        heard_on(&mut i, DiscoveryMethods::CLASSIC);
+        assert_eq!(i.core_configurations, CoreConfigurations::BASE_RATE);
+        // Both methods: the transport it was heard on is not known.
+        let mut i = info(Some(-40));
+        heard_on(&mut i, DiscoveryMethods::all());
+        assert_eq!(i.core_configurations, CoreConfigurations::empty());
+        // Not heard in this run (known from before): nothing to go by.
+        let mut i = info(None);
+        heard_on(&mut i, DiscoveryMethods::LOW_ENERGY);
+        assert_eq!(i.core_configurations, CoreConfigurations::empty());
     }
 }

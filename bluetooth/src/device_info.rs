@@ -45,7 +45,9 @@ pub struct DeviceInfo {
     /// `coreConfigurations`): LE when the address is random or the device sent LE
     /// advertising data (flags, manufacturer or service data, appearance); classic when
     /// it has a Class of Device or its advertising flags do not say "BR/EDR not
-    /// supported". Empty when neither is known.
+    /// supported". bluetoothd shows the advertising flags only when run with
+    /// `--experimental`; a device heard in an LE-only (classic-only) discovery run is
+    /// LE (classic) all the same. Empty when neither is known.
     pub core_configurations: CoreConfigurations,
     /// The advertised transmit power in dBm (Qt: none; bluetoothd's `TxPower`).
     pub tx_power: Option<i16>,
@@ -119,7 +121,8 @@ impl DeviceInfo {
             address,
             name: device.name().await?.unwrap_or_else(|| address.to_string()),
             class,
-            rssi: device.rssi().await?,
+            // 127: HCI's "RSSI not available".
+            rssi: device.rssi().await?.filter(|&r| r != 127),
             service_uuids,
             paired: device.is_paired().await?,
             address_type,
