@@ -30,8 +30,10 @@ pub struct DeviceInfo {
     /// The Class of Device, 24 bits (Qt splits it into `majorDeviceClass`,
     /// `minorDeviceClass` and `serviceClasses`); 0 when unknown.
     pub class: u32,
-    /// Signal strength of the last inquiry result, in dBm (Qt: `rssi`); `None` when the
-    /// device was not seen in this discovery (known from before).
+    /// Signal strength of the last inquiry result or advertisement, in dBm (Qt: `rssi`);
+    /// `None` when the device was not heard in this discovery (known from before). 127
+    /// is HCI's "not available", passed on as bluetoothd gives it (the bed's emulated
+    /// controllers report it for every advertisement).
     pub rssi: Option<i16>,
     /// Service UUIDs the device advertised or bluetoothd resolved (Qt:
     /// `serviceUuids`).
@@ -121,8 +123,7 @@ impl DeviceInfo {
             address,
             name: device.name().await?.unwrap_or_else(|| address.to_string()),
             class,
-            // 127: HCI's "RSSI not available".
-            rssi: device.rssi().await?.filter(|&r| r != 127),
+            rssi: device.rssi().await?,
             service_uuids,
             paired: device.is_paired().await?,
             address_type,
