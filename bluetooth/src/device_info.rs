@@ -36,7 +36,8 @@ pub struct DeviceInfo {
     /// controllers report it for every advertisement).
     pub rssi: Option<i16>,
     /// Service UUIDs the device advertised or bluetoothd resolved (Qt:
-    /// `serviceUuids`).
+    /// `serviceUuids`), as bluetoothd lists them: for a device whose services it has
+    /// resolved (a bonded one), the advertised UUIDs were seen missing from that list.
     pub service_uuids: Vec<Uuid>,
     /// Whether it is paired with this adapter.
     pub paired: bool,

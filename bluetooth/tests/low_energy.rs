@@ -686,8 +686,10 @@ fn le_discovery_sees_the_advertising_data() {
     let finished = SignalSpy::new(agent.finished());
     agent.start_with(DiscoveryMethods::LOW_ENERGY).unwrap();
     let peer = bed.address(1);
+    // Heard in this run (an RSSI: bluetoothd drops it between scans) with the data.
     let advertised = |i: &DeviceInfo| {
         i.address == peer
+            && i.rssi.is_some()
             && i.manufacturer_data.get(&COMPANY).map(Vec::as_slice) == Some(&MANUFACTURER_DATA[..])
     };
     let end = Instant::now() + Duration::from_secs(25);
@@ -705,8 +707,8 @@ fn le_discovery_sees_the_advertising_data() {
     assert!(info
         .core_configurations
         .contains(CoreConfigurations::LOW_ENERGY));
-    assert!(info.rssi.is_some(), "{info:?}");
-    assert!(info.service_uuids.contains(&SERVICE), "{info:?}");
+    // Not asserted: the advertised service UUID among `service_uuids`. bluetoothd's
+    // list for this bonded device is its SDP one once resolved (DeviceInfo's docs).
     assert_eq!(
         info.service_data.get(&SERVICE).map(Vec::as_slice),
         Some(&SERVICE_DATA[..])
