@@ -33,6 +33,9 @@ use sigloop_bluetooth::{raw, BluetoothAddress, BluetoothSocket, Protocol};
 use sigloop_core::{EventLoop, LoopHandle};
 use uuid::Uuid;
 
+#[path = "../tests/util/le.rs"]
+mod le;
+
 /// The counting allocator, the bench's one `unsafe`.
 mod sys {
     #![allow(unsafe_code)]
@@ -94,69 +97,48 @@ fn latency_ms(base: Instant, value: &[u8]) -> f64 {
     (base.elapsed().as_micros() as u64).saturating_sub(sent) as f64 / 1e3
 }
 
-/// The GATT server and advertising on `adapter`, on a thread of its own, until the
-/// process ends.
-fn peripheral(adapter: BluetoothAddress, base: Instant) {
-    let (ready_tx, ready) = mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let session = bluer::Session::new().await.unwrap();
-            let mut found = None;
-            for name in session.adapter_names().await.unwrap() {
-                let a = session.adapter(&name).unwrap();
-                if a.address().await.unwrap().0 == adapter.octets() {
-                    found = Some(a);
-                }
-            }
-            let a = found.expect("adapter");
-            let app = Application {
-                services: vec![Service {
-                    uuid: SERVICE,
-                    primary: true,
-                    characteristics: vec![Characteristic {
-                        uuid: NOTIFY,
-                        notify: Some(CharacteristicNotify {
-                            notify: true,
-                            method: CharacteristicNotifyMethod::Fun(Box::new(
-                                move |mut notifier| {
-                                    Box::pin(async move {
-                                        for _ in 0..COUNT {
-                                            if notifier.notify(stamp(base)).await.is_err() {
-                                                return;
-                                            }
-                                        }
-                                        while !notifier.is_stopped() {
-                                            tokio::time::sleep(Duration::from_millis(20)).await;
-                                        }
-                                    })
-                                },
-                            )),
-                            ..Default::default()
-                        }),
+/// The GATT server and advertising on `adapter`, while the handle lives.
+fn peripheral(adapter: BluetoothAddress, base: Instant) -> le::Served {
+    le::serve(adapter, move |a| async move {
+        let app = Application {
+            services: vec![Service {
+                uuid: SERVICE,
+                primary: true,
+                characteristics: vec![Characteristic {
+                    uuid: NOTIFY,
+                    notify: Some(CharacteristicNotify {
+                        notify: true,
+                        method: CharacteristicNotifyMethod::Fun(Box::new(move |mut notifier| {
+                            Box::pin(async move {
+                                for _ in 0..COUNT {
+                                    if notifier.notify(stamp(base)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                while !notifier.is_stopped() {
+                                    tokio::time::sleep(Duration::from_millis(20)).await;
+                                }
+                            })
+                        })),
                         ..Default::default()
-                    }],
+                    }),
                     ..Default::default()
                 }],
                 ..Default::default()
-            };
-            let _app = a.serve_gatt_application(app).await.unwrap();
-            let _adv = a
-                .advertise(bluer::adv::Advertisement {
-                    service_uuids: [SERVICE].into_iter().collect(),
-                    discoverable: Some(true),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            ready_tx.send(()).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    ready.recv_timeout(LONG).unwrap();
+            }],
+            ..Default::default()
+        };
+        let app = a.serve_gatt_application(app).await.unwrap();
+        let adv = a
+            .advertise(bluer::adv::Advertisement {
+                service_uuids: [SERVICE].into_iter().collect(),
+                discoverable: Some(true),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        (app, adv)
+    })
 }
 
 fn wait(h: &LoopHandle, what: &str, mut done: impl FnMut() -> bool) {
@@ -207,23 +189,10 @@ fn bluer_round(
     peer: BluetoothAddress,
     base: Instant,
 ) -> (f64, f64, usize) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
+    le::block_on(async move {
         let session = bluer::Session::new().await.unwrap();
-        let mut adapter = None;
-        for name in session.adapter_names().await.unwrap() {
-            let a = session.adapter(&name).unwrap();
-            if a.address().await.unwrap().0 == local.octets() {
-                adapter = Some(a);
-            }
-        }
-        let device = adapter
-            .unwrap()
-            .device(bluer::Address(peer.octets()))
-            .unwrap();
+        let adapter = le::adapter(&session, local).await;
+        let device = adapter.device(bluer::Address(peer.octets())).unwrap();
         let mut characteristic = None;
         for s in device.services().await.unwrap() {
             if s.uuid().await.unwrap() == SERVICE {
@@ -390,7 +359,7 @@ fn main() {
     }
     let bed = Testbed::from_env();
     let base = Instant::now();
-    peripheral(bed.address(1), base);
+    let _peripheral = peripheral(bed.address(1), base);
     let el = EventLoop::new().unwrap();
     let h = el.handle();
 

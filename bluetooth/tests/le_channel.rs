@@ -17,55 +17,16 @@ use util::{checksum, collect, pattern, send, LONG};
 /// Packets received, by client index.
 type Echoes = Vec<(usize, Vec<u8>)>;
 
-/// Advertising on one adapter while it lives (its own thread and tokio runtime).
-struct Advertiser {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Advertiser {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-fn advertise(adapter: BluetoothAddress) -> Advertiser {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let session = bluer::Session::new().await.unwrap();
-            for name in session.adapter_names().await.unwrap() {
-                let a = session.adapter(&name).unwrap();
-                if a.address().await.unwrap().0 == adapter.octets() {
-                    let adv = a
-                        .advertise(bluer::adv::Advertisement {
-                            discoverable: Some(true),
-                            ..Default::default()
-                        })
-                        .await
-                        .expect("advertising");
-                    ready_tx.send(()).unwrap();
-                    let _ = stopped.await;
-                    drop(adv);
-                    return;
-                }
-            }
-            panic!("no adapter {adapter}");
-        });
-    });
-    ready.recv_timeout(LONG).expect("advertising starts");
-    Advertiser {
-        stop: Some(stop),
-        thread: Some(thread),
-    }
+/// Advertising on `adapter` while the handle lives.
+fn advertise(adapter: BluetoothAddress) -> util::le::Served {
+    util::le::serve(adapter, |a| async move {
+        a.advertise(bluer::adv::Advertisement {
+            discoverable: Some(true),
+            ..Default::default()
+        })
+        .await
+        .expect("advertising")
+    })
 }
 
 /// A server on hci1 listening for LE channels on `psm`, and `n` clients on hci0

@@ -44,20 +44,11 @@ const SERVICE_DATA: [u8; 2] = [9, 9];
 /// Notifications (and indications) the peripheral sends once subscribed.
 const SENT: u8 = 50;
 
-/// A GATT server with advertising on one adapter, on its own thread and runtime.
+/// A GATT server with advertising on one adapter, on its own thread and runtime, and
+/// the values written to it.
 struct Peripheral {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: util::le::Served,
     writes: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Drop for Peripheral {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
 }
 
 fn notify_method(first: u8) -> CharacteristicNotifyMethod {
@@ -90,168 +81,132 @@ fn start_peripheral(adapter: BluetoothAddress) -> Peripheral {
 /// With `slow`, the service also has [`SLOW`], whose reads are never answered.
 fn start_peripheral_with(adapter: BluetoothAddress, slow: bool) -> Peripheral {
     let writes: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready) = std::sync::mpsc::channel();
     let w = writes.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let session = bluer::Session::new().await.unwrap();
-            let mut found = None;
-            for name in session.adapter_names().await.unwrap() {
-                let a = session.adapter(&name).unwrap();
-                if a.address().await.unwrap().0 == adapter.octets() {
-                    found = Some(a);
-                }
-            }
-            let a = found.expect("the peripheral's adapter");
-            let last = w.clone();
-            let written = w.clone();
-            let mut characteristics = Vec::new();
-            if slow {
-                characteristics.push(Characteristic {
-                    uuid: SLOW,
-                    read: Some(CharacteristicRead {
-                        read: true,
-                        fun: Box::new(|_| {
-                            Box::pin(async {
-                                tokio::time::sleep(Duration::from_secs(3600)).await;
-                                Ok(Vec::new())
-                            })
-                        }),
-                        ..Default::default()
+    let served = util::le::serve(adapter, move |a| async move {
+        let last = w.clone();
+        let written = w.clone();
+        let mut characteristics = Vec::new();
+        if slow {
+            characteristics.push(Characteristic {
+                uuid: SLOW,
+                read: Some(CharacteristicRead {
+                    read: true,
+                    fun: Box::new(|_| {
+                        Box::pin(async {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            Ok(Vec::new())
+                        })
                     }),
                     ..Default::default()
-                });
-            }
-            let app = Application {
-                services: vec![Service {
-                    uuid: SERVICE,
-                    primary: true,
-                    characteristics: characteristics
-                        .into_iter()
-                        .chain(vec![
-                            Characteristic {
-                                uuid: READ,
-                                read: Some(CharacteristicRead {
-                                    read: true,
-                                    fun: Box::new(|_| Box::pin(async { Ok(b"hello".to_vec()) })),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            },
-                            Characteristic {
-                                uuid: WRITE,
-                                read: Some(CharacteristicRead {
-                                    read: true,
-                                    fun: Box::new(move |_| {
-                                        let v = last
-                                            .lock()
-                                            .unwrap()
-                                            .last()
-                                            .cloned()
-                                            .unwrap_or_default();
-                                        Box::pin(async move { Ok(v) })
-                                    }),
-                                    ..Default::default()
-                                }),
-                                write: Some(CharacteristicWrite {
-                                    write: true,
-                                    write_without_response: true,
-                                    method: CharacteristicWriteMethod::Fun(Box::new(
-                                        move |v, _| {
-                                            written.lock().unwrap().push(v);
-                                            Box::pin(async { Ok(()) })
-                                        },
-                                    )),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            },
-                            Characteristic {
-                                uuid: NOTIFY,
-                                notify: Some(CharacteristicNotify {
-                                    notify: true,
-                                    method: notify_method(0),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            },
-                            Characteristic {
-                                uuid: INDICATE,
-                                notify: Some(CharacteristicNotify {
-                                    indicate: true,
-                                    method: notify_method(100),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            },
-                            Characteristic {
-                                uuid: REFUSE,
-                                write: Some(CharacteristicWrite {
-                                    write: true,
-                                    method: CharacteristicWriteMethod::Fun(Box::new(|_, _| {
-                                        Box::pin(async { Err(ReqError::NotPermitted) })
-                                    })),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            },
-                        ])
-                        .collect(),
-                    ..Default::default()
-                }],
+                }),
                 ..Default::default()
-            };
-            let app = a
-                .serve_gatt_application(app)
-                .await
-                .expect("GATT application");
-            let adv = Advertisement {
-                service_uuids: [SERVICE].into_iter().collect(),
-                manufacturer_data: [(COMPANY, MANUFACTURER_DATA.to_vec())]
+            });
+        }
+        let app = Application {
+            services: vec![Service {
+                uuid: SERVICE,
+                primary: true,
+                characteristics: characteristics
                     .into_iter()
+                    .chain(vec![
+                        Characteristic {
+                            uuid: READ,
+                            read: Some(CharacteristicRead {
+                                read: true,
+                                fun: Box::new(|_| Box::pin(async { Ok(b"hello".to_vec()) })),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        Characteristic {
+                            uuid: WRITE,
+                            read: Some(CharacteristicRead {
+                                read: true,
+                                fun: Box::new(move |_| {
+                                    let v =
+                                        last.lock().unwrap().last().cloned().unwrap_or_default();
+                                    Box::pin(async move { Ok(v) })
+                                }),
+                                ..Default::default()
+                            }),
+                            write: Some(CharacteristicWrite {
+                                write: true,
+                                write_without_response: true,
+                                method: CharacteristicWriteMethod::Fun(Box::new(move |v, _| {
+                                    written.lock().unwrap().push(v);
+                                    Box::pin(async { Ok(()) })
+                                })),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        Characteristic {
+                            uuid: NOTIFY,
+                            notify: Some(CharacteristicNotify {
+                                notify: true,
+                                method: notify_method(0),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        Characteristic {
+                            uuid: INDICATE,
+                            notify: Some(CharacteristicNotify {
+                                indicate: true,
+                                method: notify_method(100),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        Characteristic {
+                            uuid: REFUSE,
+                            write: Some(CharacteristicWrite {
+                                write: true,
+                                method: CharacteristicWriteMethod::Fun(Box::new(|_, _| {
+                                    Box::pin(async { Err(ReqError::NotPermitted) })
+                                })),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                    ])
                     .collect(),
-                service_data: [(SERVICE, SERVICE_DATA.to_vec())].into_iter().collect(),
-                discoverable: Some(true),
-                local_name: Some("sigloop".into()),
                 ..Default::default()
-            };
-            let adv = a.advertise(adv).await.expect("advertising");
-            ready_tx.send(()).unwrap();
-            let _ = stopped.await;
-            drop(adv);
-            drop(app);
-        });
+            }],
+            ..Default::default()
+        };
+        let app = a
+            .serve_gatt_application(app)
+            .await
+            .expect("GATT application");
+        let adv = Advertisement {
+            service_uuids: [SERVICE].into_iter().collect(),
+            manufacturer_data: [(COMPANY, MANUFACTURER_DATA.to_vec())]
+                .into_iter()
+                .collect(),
+            service_data: [(SERVICE, SERVICE_DATA.to_vec())].into_iter().collect(),
+            discoverable: Some(true),
+            local_name: Some("sigloop".into()),
+            ..Default::default()
+        };
+        let adv = a.advertise(adv).await.expect("advertising");
+        (app, adv)
     });
-    ready.recv_timeout(LONG).expect("the peripheral starts");
     Peripheral {
-        stop: Some(stop),
-        thread: Some(thread),
+        _served: served,
         writes,
     }
 }
 
 /// Disconnects every link of `adapter` to `peer` from the peripheral's side.
 fn disconnect_from_peripheral(adapter: BluetoothAddress, peer: BluetoothAddress) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    util::le::block_on(async {
         let session = bluer::Session::new().await.unwrap();
-        for name in session.adapter_names().await.unwrap() {
-            let a = session.adapter(&name).unwrap();
-            if a.address().await.unwrap().0 == adapter.octets() {
-                let d = a.device(bluer::Address(peer.octets())).unwrap();
-                d.disconnect()
-                    .await
-                    .expect("disconnect from the peripheral");
-            }
-        }
+        let a = util::le::adapter(&session, adapter).await;
+        let d = a.device(bluer::Address(peer.octets())).unwrap();
+        d.disconnect()
+            .await
+            .expect("disconnect from the peripheral");
     });
 }
 

@@ -1,6 +1,8 @@
 //! Shared helpers for the Bluetooth tests on the test bed.
 #![allow(dead_code)]
 
+pub mod le;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};

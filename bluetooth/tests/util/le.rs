@@ -1,0 +1,69 @@
+//! bluer on a thread of its own, for the LE tests' peers written without sigloop.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sigloop_bluetooth::BluetoothAddress;
+
+/// What a [`serve`] setup returned, kept alive on its thread until this is dropped.
+pub struct Served {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+/// The adapter with `address`.
+pub async fn adapter(session: &bluer::Session, address: BluetoothAddress) -> bluer::Adapter {
+    for name in session.adapter_names().await.unwrap() {
+        let a = session.adapter(&name).unwrap();
+        if a.address().await.unwrap().0 == address.octets() {
+            return a;
+        }
+    }
+    panic!("no adapter {address}");
+}
+
+/// Runs `setup` with the adapter at `address` on a thread with a tokio runtime of its
+/// own, and keeps what it returns (registrations, advertisements) until the handle is
+/// dropped. Returns once `setup` has.
+pub fn serve<F, Fut, K>(address: BluetoothAddress, setup: F) -> Served
+where
+    F: FnOnce(bluer::Adapter) -> Fut + Send + 'static,
+    Fut: Future<Output = K>,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        block_on(async move {
+            let session = bluer::Session::new().await.unwrap();
+            let kept = setup(adapter(&session, address).await).await;
+            ready_tx.send(()).unwrap();
+            let _ = stopped.await;
+            drop(kept);
+        });
+    });
+    ready
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the bluer side starts");
+    Served {
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
+
+/// Runs `f` to its end on a runtime of its own.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
