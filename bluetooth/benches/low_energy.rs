@@ -34,6 +34,7 @@ use sigloop_core::{EventLoop, LoopHandle};
 use uuid::Uuid;
 
 #[path = "../tests/util/le.rs"]
+#[allow(dead_code)]
 mod le;
 
 /// The counting allocator, the bench's one `unsafe`.

@@ -222,6 +222,45 @@ impl Testbed {
         self.settle_controllers(&[a, b]);
     }
 
+    /// The LE links `hci{i}` lists (from `hcitool con`), as the peers' addresses.
+    pub fn le_links(&self, i: usize) -> Vec<BluetoothAddress> {
+        let out = Command::new("hcitool")
+            .args(["-i", &format!("hci{i}"), "con"])
+            .output()
+            .expect("hcitool runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("LE"))
+            .filter_map(|l| l.split_whitespace().find_map(|w| w.parse().ok()))
+            .collect()
+    }
+
+    /// Waits, for at most 15 s, until neither `hci{a}` nor `hci{b}` has an LE link: a
+    /// new LE link made while the last one is still being torn down was seen dropped at
+    /// once (bluetoothd could not raise the new ATT channel's security, and both sides
+    /// then reported the link closed by the other).
+    ///
+    /// # Panics
+    /// If a link is still up after 15 s.
+    pub fn settle_le(&self, a: usize, b: usize) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let up: Vec<_> = [a, b]
+                .iter()
+                .map(|&i| (i, self.le_links(i)))
+                .filter(|(_, links)| !links.is_empty())
+                .collect();
+            if up.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "LE links still up after 15 s: {up:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits, for at most 15 s, until none of `controllers` has an ACL link.
     fn settle_controllers(&self, controllers: &[usize]) {
         let deadline = Instant::now() + Duration::from_secs(15);

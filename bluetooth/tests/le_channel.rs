@@ -81,6 +81,8 @@ fn le_channel_echo() {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let bed = Testbed::from_env();
+    bed.settle_le(0, 1);
+    let _link = util::le::LinkGuard(bed.address(0), bed.address(1));
     let _adv = advertise(bed.address(1));
     let (clients, servers, _server) = connect_n(&h, &bed, 0x81, 1);
     let (client, server) = (&clients[0], &servers[0]);
@@ -124,6 +126,8 @@ fn le_channel_1mib_each_way_with_a_slow_reader_loses_nothing() {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let bed = Testbed::from_env();
+    bed.settle_le(0, 1);
+    let _link = util::le::LinkGuard(bed.address(0), bed.address(1));
     let _adv = advertise(bed.address(1));
     let (clients, servers, _server) = connect_n(&h, &bed, 0x83, 1);
     let (client, server) = (&clients[0], &servers[0]);
@@ -189,6 +193,8 @@ fn le_channel_twenty_at_once() {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let bed = Testbed::from_env();
+    bed.settle_le(0, 1);
+    let _link = util::le::LinkGuard(bed.address(0), bed.address(1));
     let _adv = advertise(bed.address(1));
     let (clients, servers, _server) = connect_n(&h, &bed, 0x85, 20);
     // Each server side learns its client's tag and echoes it back with its own index.

@@ -211,6 +211,7 @@ fn disconnect_from_peripheral(adapter: BluetoothAddress, peer: BluetoothAddress)
 }
 
 fn connect(h: &LoopHandle, bed: &Testbed) -> LowEnergyController {
+    bed.settle_le(0, 1);
     let c = LowEnergyController::create_central_from_address(
         h,
         bed.address(1),
@@ -376,6 +377,7 @@ fn le_central_reads_writes_and_gets_notifications_in_order() {
     );
 
     // Reconnect: the old service stays invalid, a new one works.
+    bed.settle_le(0, 1);
     let connected = SignalSpy::new(c.connected());
     c.connect_to_device().unwrap();
     assert!(connected
@@ -405,6 +407,7 @@ fn le_calls_in_the_wrong_state_and_bad_values_are_refused() {
     let h = el.handle();
     let bed = Testbed::from_env();
     let p = start_peripheral(bed.address(1));
+    bed.settle_le(0, 1);
     let c = LowEnergyController::create_central_from_address(
         &h,
         bed.address(1),
@@ -539,6 +542,7 @@ fn le_giving_up_a_connect_then_connecting_again() {
     let h = el.handle();
     let bed = Testbed::from_env();
     let p = start_peripheral(bed.address(1));
+    bed.settle_le(0, 1);
     let c = LowEnergyController::create_central_from_address(
         &h,
         bed.address(1),
@@ -569,6 +573,7 @@ fn le_giving_up_a_connect_then_connecting_again() {
     assert_eq!(connected.count(), 0);
     assert_eq!(disconnected.count(), 0);
     // The next attempt is not disturbed by the first one's teardown.
+    bed.settle_le(0, 1);
     c.connect_to_device().unwrap();
     assert!(connected
         .wait_for_count(&h, 1, Duration::from_secs(60))
@@ -621,7 +626,7 @@ fn le_discovery_sees_the_advertising_data() {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let bed = Testbed::from_env();
-    let p = start_peripheral(bed.address(1));
+    bed.settle_le(0, 1);
     let agent = DeviceDiscoveryAgent::new(&h, bed.address(0));
     assert_eq!(
         agent.start_with(DiscoveryMethods::empty()),
@@ -640,6 +645,12 @@ fn le_discovery_sees_the_advertising_data() {
         .connect(move |(info, _)| sink.borrow_mut().push(info.clone()));
     let finished = SignalSpy::new(agent.finished());
     agent.start_with(DiscoveryMethods::LOW_ENERGY).unwrap();
+    // The scan runs before the peripheral advertises: btvirt reports an advertiser when
+    // its advertising or a scan starts, and a report at the very start of a scan was
+    // seen lost (the kernel's discovery state not yet set), in two runs of eight.
+    h.wait_until(Instant::now() + Duration::from_secs(1), || false)
+        .unwrap();
+    let p = start_peripheral(bed.address(1));
     let peer = bed.address(1);
     // Heard in this run (an RSSI: bluetoothd drops it between scans) with the data.
     let advertised = |i: &DeviceInfo| {
@@ -670,6 +681,7 @@ fn le_discovery_sees_the_advertising_data() {
     );
     assert_eq!(info.address_type, RemoteAddressType::Public);
     agent.stop();
+    bed.settle_le(0, 1);
     // A controller made from the device info reaches it.
     let c = LowEnergyController::create_central(&h, &info, bed.address(0));
     assert_eq!(c.remote_address(), peer);

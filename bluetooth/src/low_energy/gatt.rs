@@ -224,12 +224,25 @@ pub(crate) async fn link(
     }
     // bluetoothd notices the link and attaches its GATT client; wait for both.
     let resolved = async {
+        let mut was_connected = false;
         loop {
-            if adapter.device_addresses().await?.contains(&bpeer) {
-                let device = adapter.device(bpeer)?;
-                if device.is_connected().await? && device.is_services_resolved().await? {
-                    return Ok::<_, bluer::Error>(device);
+            if adapter
+                .device_addresses()
+                .await
+                .map_err(text)?
+                .contains(&bpeer)
+            {
+                let device = adapter.device(bpeer).map_err(text)?;
+                let connected = device.is_connected().await.map_err(text)?;
+                if connected && device.is_services_resolved().await.map_err(text)? {
+                    return Ok(device);
                 }
+                if was_connected && !connected {
+                    return Err(format!(
+                        "the LE link to {peer} dropped before bluetoothd resolved its services"
+                    ));
+                }
+                was_connected |= connected;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -245,7 +258,7 @@ pub(crate) async fn link(
         Ok(Ok(d)) => d,
         Ok(Err(e)) => {
             close(&adapter, bpeer).await;
-            return fail(ControllerError::Connection, text(e));
+            return fail(ControllerError::Connection, e);
         }
         Err(_) => {
             close(&adapter, bpeer).await;

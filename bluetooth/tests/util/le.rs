@@ -67,3 +67,24 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         .unwrap()
         .block_on(f)
 }
+
+/// Closes the LE link from the adapter at `local` to `peer` through bluetoothd, whose
+/// ATT channel otherwise keeps it up after the test's own channels closed.
+pub fn disconnect(local: BluetoothAddress, peer: BluetoothAddress) {
+    block_on(async {
+        let session = bluer::Session::new().await.unwrap();
+        let a = adapter(&session, local).await;
+        if let Ok(d) = a.device(bluer::Address(peer.octets())) {
+            let _ = d.disconnect().await;
+        }
+    });
+}
+
+/// Closes the LE link between two adapters when dropped (so also when a test fails).
+pub struct LinkGuard(pub BluetoothAddress, pub BluetoothAddress);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        disconnect(self.0, self.1);
+    }
+}
