@@ -178,7 +178,7 @@ impl Testbed {
     /// # Panics
     /// If a link is still up after 15 s.
     pub fn settle_host(&self) {
-        self.settle_controllers(&[0]);
+        self.settle_controllers(&[0], "ACL");
     }
 
     /// How many controllers there are.
@@ -196,13 +196,19 @@ impl Testbed {
 
     /// The ACL links `hci{i}` lists (from `hcitool con`), as the peers' addresses.
     pub fn links(&self, i: usize) -> Vec<BluetoothAddress> {
+        self.links_of(i, "ACL")
+    }
+
+    /// The links of one kind (`ACL` or `LE`, `hcitool con`'s second column) that `hci{i}`
+    /// lists, as the peers' addresses.
+    fn links_of(&self, i: usize, kind: &str) -> Vec<BluetoothAddress> {
         let out = Command::new("hcitool")
             .args(["-i", &format!("hci{i}"), "con"])
             .output()
             .expect("hcitool runs");
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| l.contains("ACL"))
+            .filter(|l| l.split_whitespace().nth(1) == Some(kind))
             .filter_map(|l| l.split_whitespace().find_map(|w| w.parse().ok()))
             .collect()
     }
@@ -219,20 +225,12 @@ impl Testbed {
     /// # Panics
     /// If a link is still up after 15 s.
     pub fn settle(&self, a: usize, b: usize) {
-        self.settle_controllers(&[a, b]);
+        self.settle_controllers(&[a, b], "ACL");
     }
 
     /// The LE links `hci{i}` lists (from `hcitool con`), as the peers' addresses.
     pub fn le_links(&self, i: usize) -> Vec<BluetoothAddress> {
-        let out = Command::new("hcitool")
-            .args(["-i", &format!("hci{i}"), "con"])
-            .output()
-            .expect("hcitool runs");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.split_whitespace().nth(1) == Some("LE"))
-            .filter_map(|l| l.split_whitespace().find_map(|w| w.parse().ok()))
-            .collect()
+        self.links_of(i, "LE")
     }
 
     /// Waits, for at most 15 s, until neither `hci{a}` nor `hci{b}` has an LE link: a
@@ -243,31 +241,16 @@ impl Testbed {
     /// # Panics
     /// If a link is still up after 15 s.
     pub fn settle_le(&self, a: usize, b: usize) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let up: Vec<_> = [a, b]
-                .iter()
-                .map(|&i| (i, self.le_links(i)))
-                .filter(|(_, links)| !links.is_empty())
-                .collect();
-            if up.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "LE links still up after 15 s: {up:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.settle_controllers(&[a, b], "LE");
     }
 
-    /// Waits, for at most 15 s, until none of `controllers` has an ACL link.
-    fn settle_controllers(&self, controllers: &[usize]) {
+    /// Waits, for at most 15 s, until none of `controllers` has a link of `kind`.
+    fn settle_controllers(&self, controllers: &[usize], kind: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let up: Vec<_> = controllers
                 .iter()
-                .map(|&i| (i, self.links(i)))
+                .map(|&i| (i, self.links_of(i, kind)))
                 .filter(|(_, links)| !links.is_empty())
                 .collect();
             if up.is_empty() {
@@ -275,7 +258,7 @@ impl Testbed {
             }
             assert!(
                 Instant::now() < deadline,
-                "links still up after 15 s: {}",
+                "{kind} links still up after 15 s: {}",
                 up.iter()
                     .map(|(i, links)| format!("hci{i} {links:?}"))
                     .collect::<Vec<_>>()
