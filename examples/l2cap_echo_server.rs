@@ -1,7 +1,7 @@
 //! An L2CAP echo server: prints `listening on ADDR ...` and echoes everything back to
 //! each of any number of clients until they close.
 //!
-//! Run: `cargo run --example l2cap_echo_server -- [--adapter ADDR] [--psm N | --uuid UUID]`
+//! Run: `cargo run --example l2cap_echo_server -- [--adapter ADDR] [--psm N | --uuid UUID] [--basic]`
 
 #[path = "echo/mod.rs"]
 mod echo;

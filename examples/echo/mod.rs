@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use sigloop::bluetooth::uuids::Uuid;
-use sigloop::bluetooth::{BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol};
+use sigloop::bluetooth::{BluetoothAddress, BluetoothServer, BluetoothSocket, L2capMode, Protocol};
 use sigloop::core::{EventLoop, SocketNotifier};
 
 #[path = "../stdin/mod.rs"]
@@ -28,6 +28,19 @@ fn port_word(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Rfcomm => "channel",
         Protocol::L2cap => "psm",
+    }
+}
+
+/// The L2CAP mode the examples ask for: ERTM unless `--basic` was given. In basic mode
+/// (Qt's only one) L2CAP has no flow control and the kernel drops packets that reach a
+/// full receive buffer: a client typing many short lines into the echo server lost
+/// packets that way on the test bed. ERTM makes the sender wait instead. A peer that does
+/// not take ERTM leaves the channel in basic mode.
+fn l2cap_mode(basic: bool) -> L2capMode {
+    if basic {
+        L2capMode::Basic
+    } else {
+        L2capMode::Ertm
     }
 }
 
@@ -61,8 +74,9 @@ fn parse_service(s: &str) -> Result<Service, String> {
     parse_port(s).map(Service::Port)
 }
 
-/// `[--adapter ADDR] [--channel N | --psm N] [--uuid UUID]`: echoes every byte (or
-/// packet) back to each client until it closes. With `--uuid` it listens on a free
+/// `[--adapter ADDR] [--channel N | --psm N] [--uuid UUID] [--basic]`: echoes every
+/// byte (or packet) back to each client until it closes. L2CAP asks for ERTM, or basic
+/// mode with `--basic` (see [`l2cap_mode`]). With `--uuid` it listens on a free
 /// channel or PSM of every adapter and publishes an SDP record for the UUID through
 /// bluetoothd, as Qt's `listen(uuid, name)` does.
 pub fn server(protocol: Protocol) -> ! {
@@ -72,8 +86,13 @@ pub fn server(protocol: Protocol) -> ! {
         Protocol::Rfcomm => DEFAULT_RFCOMM_CHANNEL,
         Protocol::L2cap => DEFAULT_L2CAP_PSM,
     };
+    let mut basic = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--basic" && protocol == Protocol::L2cap {
+            basic = true;
+            continue;
+        }
         let value = args
             .next()
             .unwrap_or_else(|| fail(format!("{a} needs a value")));
@@ -87,6 +106,9 @@ pub fn server(protocol: Protocol) -> ! {
     let event_loop = EventLoop::new().unwrap_or_else(|e| fail(e));
     let h = event_loop.handle();
     let server = BluetoothServer::new(&h, protocol);
+    if protocol == Protocol::L2cap {
+        server.set_l2cap_mode(l2cap_mode(basic));
+    }
     if let Some(uuid) = uuid {
         if !adapter.is_null() {
             fail("--uuid listens on every adapter (as Qt's listen(uuid) does): drop --adapter");
@@ -135,15 +157,20 @@ pub fn server(protocol: Protocol) -> ! {
     }
 }
 
-/// `[--adapter ADDR] SERVER_ADDR PORT|UUID`: copies stdin to the server and every echoed
+/// `[--adapter ADDR] [--basic] SERVER_ADDR PORT|UUID`: copies stdin to the server and every echoed
 /// byte to stdout; after stdin's end waits for the last echo, disconnects, exits 0. A
 /// UUID is looked up in the server's SDP records first (`connect_to_service_uuid`).
+/// L2CAP asks for ERTM, or basic mode with `--basic` (see [`l2cap_mode`]); a channel
+/// that settled on basic mode though ERTM was asked for is said on stderr.
 pub fn client(protocol: Protocol) -> ! {
     let mut adapter = BluetoothAddress::ANY;
     let mut positional = Vec::new();
+    let mut basic = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--adapter" {
+        if a == "--basic" && protocol == Protocol::L2cap {
+            basic = true;
+        } else if a == "--adapter" {
             let v = args
                 .next()
                 .unwrap_or_else(|| fail("--adapter needs a value"));
@@ -165,6 +192,9 @@ pub fn client(protocol: Protocol) -> ! {
     let h = event_loop.handle();
     let socket = BluetoothSocket::new(&h, protocol);
     socket.set_local_adapter(adapter);
+    if protocol == Protocol::L2cap {
+        socket.set_l2cap_mode(l2cap_mode(basic));
+    }
     let sent = Rc::new(Cell::new(0usize));
     let echoed = Rc::new(Cell::new(0usize));
     let stdin_done = Rc::new(Cell::new(false));
@@ -202,6 +232,9 @@ pub fn client(protocol: Protocol) -> ! {
     let notifier: Rc<RefCell<Option<Rc<SocketNotifier>>>> = Rc::default();
     let (s, n, h2) = (socket.clone(), notifier.clone(), h.clone());
     socket.connected().connect(move |()| {
+        if s.l2cap_mode() == Some(L2capMode::Basic) && !basic {
+            eprintln!("note: the server did not take ERTM: basic mode, without flow control");
+        }
         let (s, sent, echoed, done) = (s.clone(), sent.clone(), echoed.clone(), stdin_done.clone());
         let chunk = s.max_write_chunk();
         let stdin = stdin::watch(&h2, chunk, move |input| match input {
