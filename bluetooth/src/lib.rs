@@ -47,7 +47,8 @@ pub use device_info::{CoreConfigurations, DeviceInfo};
 pub use l2cap_mode::L2capMode;
 pub use local_device::{HostInfo, HostMode, LocalDevice};
 pub use low_energy::{
-    LowEnergyCharacteristic, LowEnergyController, LowEnergyDescriptor, LowEnergyService,
+    LocalService, LowEnergyCharacteristic, LowEnergyController, LowEnergyDescriptor,
+    LowEnergyPeripheral, LowEnergyService,
 };
 pub use port::valid_port;
 pub use protocol::Protocol;

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::gatt::{self, Emitter, Event, LinkRequest};
 use super::service::ServiceShared;
 use super::{
-    ControllerError, ControllerState, LowEnergyService, RemoteAddressType, RequestError, Role,
+    ControllerError, ControllerState, LowEnergyPeripheral, LowEnergyService, RemoteAddressType,
+    RequestError, Role,
 };
 use crate::bluez::{self, BluezError};
 use crate::{BluetoothAddress, DeviceInfo};
@@ -108,6 +109,17 @@ impl LowEnergyController {
             remote.name.clone(),
             local,
         )
+    }
+
+    /// A peripheral on the adapter with address `local` (the null address:
+    /// bluetoothd's default adapter) (Qt: `createPeripheral(localDevice)`). The peripheral
+    /// role is a type of its own, [`LowEnergyPeripheral`]: it serves local services and
+    /// advertises.
+    pub fn create_peripheral(
+        event_loop: &LoopHandle,
+        local: BluetoothAddress,
+    ) -> LowEnergyPeripheral {
+        LowEnergyPeripheral::new(event_loop, local)
     }
 
     /// A central for the device at `remote` of type `address_type` (Qt's

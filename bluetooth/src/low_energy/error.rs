@@ -4,7 +4,10 @@
 use std::error::Error;
 use std::fmt;
 
+use uuid::Uuid;
+
 use super::{ControllerState, ServiceState};
+use crate::bluez::BluezError;
 
 /// Why a [`LowEnergyController`](super::LowEnergyController) failed (Qt's
 /// `QLowEnergyController::Error`, without `NoError`: no error is `None`).
@@ -134,3 +137,90 @@ impl fmt::Display for RequestError {
 }
 
 impl Error for RequestError {}
+
+/// Why a peripheral's call failed ([`LowEnergyPeripheral`](super::LowEnergyPeripheral),
+/// [`LocalService`](super::LocalService)). Every variant but
+/// [`Bluez`](Self::Bluez) is found before anything reaches bluetoothd; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeripheralError {
+    /// The service, characteristic, descriptor or advertising data is malformed; says
+    /// how.
+    InvalidData(&'static str),
+    /// A service UUID already added to this peripheral, or a characteristic or
+    /// descriptor UUID twice in one service or characteristic.
+    DuplicateUuid(Uuid),
+    /// An attribute value is at most 512 bytes.
+    ValueTooLong(usize),
+    /// A value outside its characteristic's length bounds.
+    ValueLength {
+        /// The value's length.
+        len: usize,
+        /// The shortest allowed.
+        min: usize,
+        /// The longest allowed.
+        max: usize,
+    },
+    /// What BlueZ's D-Bus API cannot do; says what.
+    NotSupported(&'static str),
+    /// The advertising data does not fit a legacy advertising payload.
+    AdvertisingDataTooLong {
+        /// The bytes it needs.
+        len: usize,
+        /// The bytes there are.
+        limit: usize,
+    },
+    /// `start_advertising` while advertising.
+    AlreadyAdvertising,
+    /// No characteristic with this UUID in the service.
+    UnknownCharacteristic(Uuid),
+    /// No such descriptor on the characteristic.
+    UnknownDescriptor(Uuid),
+    /// The peripheral is gone (its last handle was dropped).
+    Closed,
+    /// bluetoothd refused or did not answer.
+    Bluez(BluezError),
+}
+
+impl fmt::Display for PeripheralError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeripheralError::InvalidData(what) => write!(f, "invalid data: {what}"),
+            PeripheralError::DuplicateUuid(u) => write!(f, "UUID {u} given twice"),
+            PeripheralError::ValueTooLong(n) => {
+                write!(
+                    f,
+                    "a value of {n} bytes is longer than the 512 an attribute holds"
+                )
+            }
+            PeripheralError::ValueLength { len, min, max } => {
+                write!(
+                    f,
+                    "a value of {len} bytes is outside its bounds ({min} to {max})"
+                )
+            }
+            PeripheralError::NotSupported(what) => write!(f, "{what} is not supported on BlueZ"),
+            PeripheralError::AdvertisingDataTooLong { len, limit } => {
+                write!(f, "the advertising data needs {len} bytes; {limit} fit")
+            }
+            PeripheralError::AlreadyAdvertising => f.write_str("already advertising"),
+            PeripheralError::UnknownCharacteristic(u) => {
+                write!(f, "the service has no characteristic {u}")
+            }
+            PeripheralError::UnknownDescriptor(u) => {
+                write!(f, "the characteristic has no descriptor {u}")
+            }
+            PeripheralError::Closed => f.write_str("the peripheral is gone"),
+            PeripheralError::Bluez(e) => write!(f, "bluetoothd: {e}"),
+        }
+    }
+}
+
+impl Error for PeripheralError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            PeripheralError::Bluez(e) => Some(e),
+            _ => None,
+        }
+    }
+}

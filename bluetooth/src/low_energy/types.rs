@@ -19,6 +19,8 @@ pub enum ControllerState {
     Discovered,
     /// The link is being closed (Qt: `ClosingState`).
     Closing,
+    /// A peripheral advertising with no central linked (Qt: `AdvertisingState`).
+    Advertising,
 }
 
 /// The state of a [`LowEnergyService`](super::LowEnergyService) (Qt's
@@ -81,6 +83,9 @@ pub enum Role {
     /// Connects to a peripheral and uses its services (Qt: `CentralRole`).
     #[default]
     Central,
+    /// Serves local services to centrals and advertises (Qt: `PeripheralRole`); see
+    /// [`LowEnergyPeripheral`](super::LowEnergyPeripheral).
+    Peripheral,
 }
 
 bitflags! {

@@ -1,0 +1,457 @@
+//! The helper-thread half of [`LowEnergyPeripheral`](super::LowEnergyPeripheral): one
+//! task per peripheral on the bluer thread holds its GATT applications, its
+//! advertisement and its notification sessions, serves reads and writes from the shared
+//! values, watches the adapter's devices for centrals coming and going, and reports into
+//! the loop through a `RemoteEmitter`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bluer::gatt::local::{
+    Application, ApplicationHandle, Characteristic, CharacteristicNotifier, CharacteristicNotify,
+    CharacteristicNotifyMethod, CharacteristicRead, CharacteristicWrite, CharacteristicWriteMethod,
+    Descriptor, DescriptorRead, DescriptorWrite, ReqError, Service,
+};
+use bluer::{AdapterEvent, DeviceEvent, DeviceProperty};
+use sigloop_core::RemoteEmitter;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::service_data::{AttAccessConstraints, LowEnergyServiceData};
+use super::PropertyTypes;
+use crate::bluez::{self, BluezError};
+use crate::BluetoothAddress;
+
+/// A value shared by the loop (which sets it) and the helper (which serves it).
+pub(crate) type SharedValue = Arc<Mutex<Vec<u8>>>;
+
+pub(crate) fn lock(v: &SharedValue) -> std::sync::MutexGuard<'_, Vec<u8>> {
+    v.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One local characteristic's value and bounds, as both halves see them.
+#[derive(Clone)]
+pub(crate) struct CharSlot {
+    pub uuid: Uuid,
+    pub properties: PropertyTypes,
+    pub value: SharedValue,
+    pub min: usize,
+    pub max: usize,
+    pub descriptors: Vec<(Uuid, SharedValue)>,
+}
+
+/// What the loop asks of the helper task.
+pub(crate) enum Command {
+    AddService {
+        app: Application,
+        reply: std::sync::mpsc::SyncSender<Result<(), BluezError>>,
+    },
+    Advertise {
+        adv: Box<bluer::adv::Advertisement>,
+        reply: std::sync::mpsc::SyncSender<Result<(), BluezError>>,
+    },
+    StopAdvertising,
+    Notify {
+        service: usize,
+        characteristic: Uuid,
+        value: Vec<u8>,
+    },
+}
+
+/// What the helper reports.
+#[derive(Debug)]
+pub(crate) enum Event {
+    CentralConnected(BluetoothAddress),
+    CentralDisconnected(BluetoothAddress),
+    Written {
+        service: usize,
+        characteristic: Uuid,
+        value: Vec<u8>,
+    },
+    DescriptorWritten {
+        service: usize,
+        characteristic: Uuid,
+        descriptor: Uuid,
+        value: Vec<u8>,
+    },
+    Notifying {
+        service: usize,
+        characteristic: Uuid,
+        on: bool,
+    },
+    /// The adapter's device watch could not start (no bluetoothd, no such adapter).
+    WatchFailed(BluezError),
+}
+
+pub(crate) type Emitter = RemoteEmitter<Event>;
+
+/// Notification sessions by (service, characteristic), kept on the helper thread.
+pub(crate) type Sessions = Arc<Mutex<HashMap<(usize, Uuid), Vec<CharacteristicNotifier>>>>;
+
+fn emit(emitter: &Arc<Mutex<Emitter>>, event: Event) {
+    let e = emitter.lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = e.emit(event);
+}
+
+/// bluer's service for `data` at index `service`, serving `slots`.
+pub(crate) fn application(
+    service: usize,
+    data: &LowEnergyServiceData,
+    slots: &[CharSlot],
+    emitter: &Arc<Mutex<Emitter>>,
+    sessions: &Sessions,
+) -> Application {
+    let mut characteristics = Vec::new();
+    for (c, slot) in data.characteristics().iter().zip(slots) {
+        let p = c.properties();
+        let rc = c.read_constraints();
+        let wc = c.write_constraints();
+        let read = p.contains(PropertyTypes::READ).then(|| {
+            let value = slot.value.clone();
+            CharacteristicRead {
+                read: true,
+                encrypt_read: rc.contains(AttAccessConstraints::ENCRYPTION_REQUIRED),
+                encrypt_authenticated_read: rc
+                    .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
+                fun: Box::new(move |req| {
+                    let v = lock(&value).clone();
+                    Box::pin(async move {
+                        let offset = usize::from(req.offset);
+                        if offset > v.len() {
+                            return Err(ReqError::InvalidOffset);
+                        }
+                        Ok(v[offset..].to_vec())
+                    })
+                }),
+                ..Default::default()
+            }
+        });
+        let writable = p.intersects(PropertyTypes::WRITE | PropertyTypes::WRITE_NO_RESPONSE);
+        let write = writable.then(|| {
+            let (value, min, max, uuid) = (slot.value.clone(), slot.min, slot.max, slot.uuid);
+            let emitter = emitter.clone();
+            CharacteristicWrite {
+                write: p.contains(PropertyTypes::WRITE),
+                write_without_response: p.contains(PropertyTypes::WRITE_NO_RESPONSE),
+                encrypt_write: wc.contains(AttAccessConstraints::ENCRYPTION_REQUIRED),
+                encrypt_authenticated_write: wc
+                    .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
+                method: CharacteristicWriteMethod::Fun(Box::new(move |new, req| {
+                    // A long write arrives in parts, each at its offset.
+                    let result = {
+                        let mut v = lock(&value);
+                        let offset = usize::from(req.offset);
+                        if offset > v.len() {
+                            Err(ReqError::InvalidOffset)
+                        } else {
+                            let mut next = v[..offset].to_vec();
+                            next.extend_from_slice(&new);
+                            if next.len() < min || next.len() > max {
+                                Err(ReqError::InvalidValueLength)
+                            } else {
+                                *v = next.clone();
+                                Ok(next)
+                            }
+                        }
+                    };
+                    if let Ok(value) = &result {
+                        emit(
+                            &emitter,
+                            Event::Written {
+                                service,
+                                characteristic: uuid,
+                                value: value.clone(),
+                            },
+                        );
+                    }
+                    Box::pin(async move { result.map(|_| ()) })
+                })),
+                ..Default::default()
+            }
+        });
+        let notifies = p.intersects(PropertyTypes::NOTIFY | PropertyTypes::INDICATE);
+        let notify = notifies.then(|| {
+            let (sessions, emitter, uuid) = (sessions.clone(), emitter.clone(), slot.uuid);
+            CharacteristicNotify {
+                notify: p.contains(PropertyTypes::NOTIFY),
+                indicate: p.contains(PropertyTypes::INDICATE),
+                method: CharacteristicNotifyMethod::Fun(Box::new(move |notifier| {
+                    let stopped = notifier.stopped();
+                    sessions
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .entry((service, uuid))
+                        .or_default()
+                        .push(notifier);
+                    emit(
+                        &emitter,
+                        Event::Notifying {
+                            service,
+                            characteristic: uuid,
+                            on: true,
+                        },
+                    );
+                    let emitter = emitter.clone();
+                    tokio::spawn(async move {
+                        stopped.await;
+                        emit(
+                            &emitter,
+                            Event::Notifying {
+                                service,
+                                characteristic: uuid,
+                                on: false,
+                            },
+                        );
+                    });
+                    Box::pin(async {})
+                })),
+                ..Default::default()
+            }
+        });
+        let mut descriptors = Vec::new();
+        for (d, (duuid, dvalue)) in c.own_descriptors().zip(&slot.descriptors) {
+            let read = d.is_readable().then(|| {
+                let value = dvalue.clone();
+                let rc = d.read_constraints();
+                DescriptorRead {
+                    read: true,
+                    encrypt_read: rc.contains(AttAccessConstraints::ENCRYPTION_REQUIRED),
+                    encrypt_authenticated_read: rc
+                        .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
+                    fun: Box::new(move |req| {
+                        let v = lock(&value).clone();
+                        Box::pin(async move {
+                            let offset = usize::from(req.offset);
+                            if offset > v.len() {
+                                return Err(ReqError::InvalidOffset);
+                            }
+                            Ok(v[offset..].to_vec())
+                        })
+                    }),
+                    ..Default::default()
+                }
+            });
+            let write = d.is_writable().then(|| {
+                let (value, emitter) = (dvalue.clone(), emitter.clone());
+                let (cuuid, duuid) = (slot.uuid, *duuid);
+                let wc = d.write_constraints();
+                DescriptorWrite {
+                    write: true,
+                    encrypt_write: wc.contains(AttAccessConstraints::ENCRYPTION_REQUIRED),
+                    encrypt_authenticated_write: wc
+                        .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
+                    fun: Box::new(move |new, req| {
+                        let result = {
+                            let mut v = lock(&value);
+                            let offset = usize::from(req.offset);
+                            if offset > v.len() {
+                                Err(ReqError::InvalidOffset)
+                            } else {
+                                let mut next = v[..offset].to_vec();
+                                next.extend_from_slice(&new);
+                                if next.len() > super::MAX_ATTRIBUTE_LENGTH {
+                                    Err(ReqError::InvalidValueLength)
+                                } else {
+                                    *v = next.clone();
+                                    Ok(next)
+                                }
+                            }
+                        };
+                        if let Ok(value) = &result {
+                            emit(
+                                &emitter,
+                                Event::DescriptorWritten {
+                                    service,
+                                    characteristic: cuuid,
+                                    descriptor: duuid,
+                                    value: value.clone(),
+                                },
+                            );
+                        }
+                        Box::pin(async move { result.map(|_| ()) })
+                    }),
+                    ..Default::default()
+                }
+            });
+            descriptors.push(Descriptor {
+                uuid: *duuid,
+                read,
+                write,
+                ..Default::default()
+            });
+        }
+        characteristics.push(Characteristic {
+            uuid: c.uuid(),
+            broadcast: p.contains(PropertyTypes::BROADCASTING),
+            read,
+            write,
+            notify,
+            descriptors,
+            ..Default::default()
+        });
+    }
+    Application {
+        services: vec![Service {
+            uuid: data.uuid(),
+            primary: data.service_type() == super::ServiceType::Primary,
+            characteristics,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// The peripheral's task: runs until the loop side drops its command sender.
+pub(crate) async fn run(
+    session: Result<bluer::Session, BluezError>,
+    local: BluetoothAddress,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    emitter: Arc<Mutex<Emitter>>,
+    sessions: Sessions,
+) {
+    let adapter = match session {
+        Ok(s) => bluez::adapter(&s, local).await,
+        Err(e) => Err(e),
+    };
+    let mut apps: Vec<ApplicationHandle> = Vec::new();
+    let mut adv: Option<bluer::adv::AdvertisementHandle> = None;
+    let watch = match &adapter {
+        Ok(a) => Some(tokio::spawn(watch_centrals(a.clone(), emitter.clone()))),
+        Err(e) => {
+            emit(&emitter, Event::WatchFailed(e.clone()));
+            None
+        }
+    };
+    while let Some(command) = commands.recv().await {
+        match command {
+            Command::AddService { app, reply } => {
+                let result = match &adapter {
+                    Ok(a) => bounded(a.serve_gatt_application(app)).await,
+                    Err(e) => Err(e.clone()),
+                };
+                let _ = reply.send(result.map(|h| apps.push(h)));
+            }
+            Command::Advertise { adv: a, reply } => {
+                let result = match &adapter {
+                    Ok(ad) => bounded(ad.advertise(*a)).await,
+                    Err(e) => Err(e.clone()),
+                };
+                let _ = reply.send(result.map(|h| adv = Some(h)));
+            }
+            Command::StopAdvertising => adv = None,
+            Command::Notify {
+                service,
+                characteristic,
+                value,
+            } => {
+                let key = (service, characteristic);
+                let mut live = std::mem::take(
+                    sessions
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .entry(key)
+                        .or_default(),
+                );
+                live.retain(|n| !n.is_stopped());
+                for n in &mut live {
+                    if let Err(e) = n.notify(value.clone()).await {
+                        log::debug!("notifying {characteristic}: {e}");
+                    }
+                }
+                sessions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(key)
+                    .or_default()
+                    .extend(live);
+            }
+        }
+    }
+    if let Some(w) = watch {
+        w.abort();
+    }
+    drop(adv);
+    drop(apps);
+}
+
+/// A bluer call bounded by the crate's call timeout.
+async fn bounded<T>(
+    f: impl std::future::Future<Output = bluer::Result<T>>,
+) -> Result<T, BluezError> {
+    match tokio::time::timeout(bluez::CALL_TIMEOUT, f).await {
+        Ok(r) => r.map_err(BluezError::from),
+        Err(_) => Err(BluezError::Timeout),
+    }
+}
+
+/// Reports every device of `adapter` that connects or disconnects from now on, and a
+/// device that appears already connected (a central bluetoothd first meets through its
+/// connection shows up on D-Bus that way, with no property change).
+async fn watch_centrals(adapter: bluer::Adapter, emitter: Arc<Mutex<Emitter>>) {
+    let mut events = match adapter.events().await {
+        Ok(e) => Box::pin(e),
+        Err(e) => return emit(&emitter, Event::WatchFailed(e.into())),
+    };
+    let mut watched = HashSet::new();
+    let mut tasks = Vec::new();
+    if let Ok(addresses) = adapter.device_addresses().await {
+        for a in addresses {
+            watched.insert(a);
+            let task = watch_device(adapter.clone(), a, false, emitter.clone());
+            tasks.push(AbortOnDrop(tokio::spawn(task)));
+        }
+    }
+    while let Some(event) = bluez::next(&mut events).await {
+        if let AdapterEvent::DeviceAdded(a) = event {
+            if watched.insert(a) {
+                let task = watch_device(adapter.clone(), a, true, emitter.clone());
+                tasks.push(AbortOnDrop(tokio::spawn(task)));
+            }
+        }
+    }
+}
+
+/// A task that ends with its owner (the watch ends when the peripheral does).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn watch_device(
+    adapter: bluer::Adapter,
+    address: bluer::Address,
+    new: bool,
+    emitter: Arc<Mutex<Emitter>>,
+) {
+    let Ok(device) = adapter.device(address) else {
+        return;
+    };
+    let Ok(events) = device.events().await else {
+        return;
+    };
+    let mut events = Box::pin(events);
+    let ours = bluez::from_bluer(address);
+    // A device known before the peripheral: its link (if any) is not reported.
+    let mut connected = device.is_connected().await.unwrap_or(false);
+    if new && connected {
+        emit(&emitter, Event::CentralConnected(ours));
+    }
+    while let Some(DeviceEvent::PropertyChanged(p)) = bluez::next(&mut events).await {
+        if let DeviceProperty::Connected(c) = p {
+            if c != connected {
+                connected = c;
+                emit(
+                    &emitter,
+                    if c {
+                        Event::CentralConnected(ours)
+                    } else {
+                        Event::CentralDisconnected(ours)
+                    },
+                );
+            }
+        }
+    }
+}

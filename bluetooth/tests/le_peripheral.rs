@@ -1,0 +1,403 @@
+//! The LE peripheral (LowEnergyPeripheral, LocalService) on the BlueZ test bed: served on
+//! hci1, used by sigloop's own central on hci0, both on one loop.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use sigloop_bluetooth::low_energy::{
+    AdvertisingMode, AttAccessConstraints, ControllerState, Discoverability, DiscoveryMode,
+    LocalService, LowEnergyAdvertisingData, LowEnergyAdvertisingParameters,
+    LowEnergyCharacteristicData, LowEnergyController, LowEnergyDescriptorData, LowEnergyPeripheral,
+    LowEnergyServiceData, PeripheralError, PropertyTypes, RemoteAddressType, ServiceError,
+    ServiceState, WriteMode, CLIENT_CHARACTERISTIC_CONFIGURATION,
+};
+use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::LowEnergyService;
+use sigloop_core::{EventLoop, LoopHandle, SignalSpy};
+use util::LONG;
+use uuid::Uuid;
+
+const fn uuid16(v: u16) -> Uuid {
+    Uuid::from_u128(((v as u128) << 96) | 0x0000_1000_8000_0080_5f9b_34fb)
+}
+
+const HEART_RATE: Uuid = uuid16(0x180d);
+const MEASUREMENT: Uuid = uuid16(0x2a37);
+const LOCATION: Uuid = uuid16(0x2a38);
+const USER_DESCRIPTION: Uuid = uuid16(0x2901);
+/// Written by the central with response: 1 to 20 bytes.
+const CONTROL: Uuid = Uuid::from_u128(0x5157_0101_0000_1000_8000_0080_5f9b_34fb);
+/// Written by the central without response.
+const COMMAND: Uuid = Uuid::from_u128(0x5157_0102_0000_1000_8000_0080_5f9b_34fb);
+const SENT: u8 = 50;
+
+fn heart_rate_data() -> LowEnergyServiceData {
+    let mut measurement =
+        LowEnergyCharacteristicData::new(MEASUREMENT, PropertyTypes::NOTIFY, vec![0, 60]);
+    // As Qt's heartrate-server adds it; bluetoothd makes its own.
+    measurement.add_descriptor(LowEnergyDescriptorData::new(
+        CLIENT_CHARACTERISTIC_CONFIGURATION,
+        vec![0, 0],
+    ));
+    let mut location = LowEnergyCharacteristicData::new(LOCATION, PropertyTypes::READ, vec![1]);
+    location.add_descriptor(LowEnergyDescriptorData::new(
+        USER_DESCRIPTION,
+        b"where".to_vec(),
+    ));
+    let mut control = LowEnergyCharacteristicData::new(
+        CONTROL,
+        PropertyTypes::READ | PropertyTypes::WRITE,
+        b"start".to_vec(),
+    );
+    control.set_value_length(1, 20);
+    // bluetoothd 5.66 answers every write to a characteristic that allows writes
+    // without response itself, before the application sees it: refusals are tested on
+    // CONTROL, which does not.
+    let command =
+        LowEnergyCharacteristicData::new(COMMAND, PropertyTypes::WRITE_NO_RESPONSE, vec![0]);
+    let mut data = LowEnergyServiceData::new(HEART_RATE);
+    data.add_characteristic(measurement);
+    data.add_characteristic(location);
+    data.add_characteristic(control);
+    data.add_characteristic(command);
+    data
+}
+
+fn advertising_data() -> LowEnergyAdvertisingData {
+    let mut d = LowEnergyAdvertisingData::new();
+    d.set_local_name("sigloop HR");
+    d.set_discoverability(Discoverability::General);
+    d.set_services(vec![HEART_RATE]);
+    d.set_manufacturer_data(0xffff, vec![7, 7]);
+    d
+}
+
+fn peripheral(h: &LoopHandle, bed: &Testbed) -> (LowEnergyPeripheral, LocalService) {
+    let p = LowEnergyController::create_peripheral(h, bed.address(1));
+    assert_eq!(p.state(), ControllerState::Unconnected);
+    let s = p
+        .add_service(&heart_rate_data())
+        .expect("service registered");
+    assert_eq!(
+        s.characteristics(),
+        [MEASUREMENT, LOCATION, CONTROL, COMMAND]
+    );
+    let states = SignalSpy::new(p.state_changed());
+    p.start_advertising(
+        &LowEnergyAdvertisingParameters::new(),
+        &advertising_data(),
+        &LowEnergyAdvertisingData::new(),
+    )
+    .expect("advertising");
+    assert!(p.is_advertising());
+    assert_eq!(p.state(), ControllerState::Advertising);
+    assert_eq!(states.take(), [ControllerState::Advertising]);
+    (p, s)
+}
+
+fn central(h: &LoopHandle, bed: &Testbed) -> (LowEnergyController, LowEnergyService) {
+    let c = LowEnergyController::create_central_from_address(
+        h,
+        bed.address(1),
+        RemoteAddressType::Public,
+        bed.address(0),
+    );
+    let connected = SignalSpy::new(c.connected());
+    c.connect_to_device().unwrap();
+    assert!(
+        connected
+            .wait_for_count(h, 1, Duration::from_secs(60))
+            .unwrap(),
+        "no link: {:?} {}",
+        c.error(),
+        c.error_string()
+    );
+    let done = SignalSpy::new(c.discovery_finished());
+    c.discover_services().unwrap();
+    assert!(done.wait_for_count(h, 1, LONG).unwrap());
+    assert!(c.services().contains(&HEART_RATE), "{:?}", c.services());
+    let s = c.create_service_object(HEART_RATE).unwrap();
+    let states = SignalSpy::new(s.state_changed());
+    s.discover_details(DiscoveryMode::FullDiscovery).unwrap();
+    let end = Instant::now() + LONG;
+    h.wait_until(end, || s.state() == ServiceState::RemoteServiceDiscovered)
+        .unwrap();
+    assert_eq!(
+        s.state(),
+        ServiceState::RemoteServiceDiscovered,
+        "{:?}",
+        states.records()
+    );
+    (c, s)
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_serves_our_central() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle_le(0, 1);
+    let (p, local) = peripheral(&h, &bed);
+    let central_in = SignalSpy::new(p.central_connected());
+    let first_in = SignalSpy::new(p.connected());
+    let (c, s) = central(&h, &bed);
+
+    // The link is seen when it is made, before any request of the central's.
+    assert!(central_in.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(central_in.take(), [bed.address(0)]);
+    assert_eq!(first_in.count(), 1);
+    assert_eq!(p.state(), ControllerState::Connected);
+    assert_eq!(p.centrals(), [bed.address(0)]);
+    // Advertising stopped with the connection, as in Qt.
+    assert!(!p.is_advertising());
+
+    // Values served as given, descriptors too; FullDiscovery read them.
+    let location = s.characteristic(LOCATION).unwrap();
+    assert_eq!(location.value(), [1]);
+    assert_eq!(location.properties(), PropertyTypes::READ);
+    let description = location.descriptor(USER_DESCRIPTION).expect("0x2901");
+    assert_eq!(description.value(), b"where");
+    let control = s.characteristic(CONTROL).unwrap();
+    assert_eq!(control.value(), b"start");
+    let measurement = s.characteristic(MEASUREMENT).unwrap();
+    assert!(measurement.client_characteristic_configuration().is_some());
+
+    // Our own change is what the next read gets.
+    local.write_characteristic(LOCATION, &[2]).unwrap();
+    let reads = SignalSpy::new(s.characteristic_read());
+    s.read_characteristic(&location).unwrap();
+    assert!(reads.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(reads.take()[0].1, [2]);
+
+    // A central's writes: characteristic_changed with the value, in order, with and
+    // without response.
+    let changed = SignalSpy::new(local.characteristic_changed());
+    let written = SignalSpy::new(s.characteristic_written());
+    s.write_characteristic(&control, b"go", WriteMode::WithResponse)
+        .unwrap();
+    assert!(written.wait_for_count(&h, 1, LONG).unwrap());
+    let command = s.characteristic(COMMAND).unwrap();
+    s.write_characteristic(&command, b"faster", WriteMode::WithoutResponse)
+        .unwrap();
+    assert!(changed.wait_for_count(&h, 2, LONG).unwrap());
+    assert_eq!(
+        changed.take(),
+        [(CONTROL, b"go".to_vec()), (COMMAND, b"faster".to_vec())]
+    );
+    assert_eq!(local.value(CONTROL).unwrap(), b"go");
+    assert_eq!(local.value(COMMAND).unwrap(), b"faster");
+    // Outside the bounds (over 20 bytes): refused to the central, nothing changes here.
+    written.take();
+    let errors = SignalSpy::new(s.error_occurred());
+    s.write_characteristic(&control, &[b'x'; 21], WriteMode::WithResponse)
+        .unwrap();
+    let end = Instant::now() + LONG;
+    h.wait_until(end, || errors.count() > 0 || written.count() > 0)
+        .unwrap();
+    assert_eq!(
+        errors.take(),
+        [ServiceError::CharacteristicWrite],
+        "mtu {:?}, written {:?}, changed here {:?}",
+        c.mtu(),
+        written.records(),
+        changed.records()
+    );
+    assert_eq!(changed.count(), 0);
+    assert_eq!(local.value(CONTROL).unwrap(), b"go");
+
+    // Notifications: on at the central, seen here; every value, in order.
+    let on = SignalSpy::new(local.notifications_changed());
+    let values = SignalSpy::new(s.characteristic_changed());
+    s.set_notifications(&measurement, true).unwrap();
+    assert!(on.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(on.take(), [(MEASUREMENT, true)]);
+    assert!(local.is_notifying(MEASUREMENT));
+    for i in 0..SENT {
+        local.write_characteristic(MEASUREMENT, &[0, i]).unwrap();
+    }
+    assert!(values.wait_for_count(&h, SENT as usize, LONG).unwrap());
+    let got: Vec<Vec<u8>> = values.take().into_iter().map(|(_, v)| v).collect();
+    let expected: Vec<Vec<u8>> = (0..SENT).map(|i| vec![0, i]).collect();
+    assert_eq!(got, expected);
+    s.set_notifications(&measurement, false).unwrap();
+    assert!(on.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(on.take(), [(MEASUREMENT, false)]);
+
+    // The central leaves: seen, and the peripheral is back to Unconnected.
+    let central_out = SignalSpy::new(p.central_disconnected());
+    let last_out = SignalSpy::new(p.disconnected());
+    c.disconnect_from_device();
+    assert!(last_out.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(central_out.take(), [bed.address(0)]);
+    assert_eq!(p.state(), ControllerState::Unconnected);
+    assert!(p.centrals().is_empty());
+
+    // Advertising again, as Qt's heartrate-server does after a central left.
+    p.start_advertising(
+        &LowEnergyAdvertisingParameters::new(),
+        &advertising_data(),
+        &LowEnergyAdvertisingData::new(),
+    )
+    .unwrap();
+    assert_eq!(p.state(), ControllerState::Advertising);
+    p.stop_advertising();
+    assert_eq!(p.state(), ControllerState::Unconnected);
+    assert!(!p.is_advertising());
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_refuses_bad_input_and_changes_nothing() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    let (p, local) = peripheral(&h, &bed);
+
+    // Services.
+    let mut nil = heart_rate_data();
+    nil.set_uuid(Uuid::nil());
+    assert!(matches!(
+        p.add_service(&nil),
+        Err(PeripheralError::InvalidData(_))
+    ));
+    assert_eq!(
+        p.add_service(&heart_rate_data()).unwrap_err(),
+        PeripheralError::DuplicateUuid(HEART_RATE)
+    );
+    let other = uuid16(0x180f);
+    let mut twice = LowEnergyServiceData::new(other);
+    twice.add_characteristic(LowEnergyCharacteristicData::new(
+        LOCATION,
+        PropertyTypes::READ,
+        [],
+    ));
+    twice.add_characteristic(LowEnergyCharacteristicData::new(
+        LOCATION,
+        PropertyTypes::READ,
+        [],
+    ));
+    assert_eq!(
+        p.add_service(&twice).unwrap_err(),
+        PeripheralError::DuplicateUuid(LOCATION)
+    );
+    let mut long = LowEnergyServiceData::new(other);
+    long.add_characteristic(LowEnergyCharacteristicData::new(
+        LOCATION,
+        PropertyTypes::READ,
+        vec![0; 513],
+    ));
+    assert_eq!(
+        p.add_service(&long).unwrap_err(),
+        PeripheralError::ValueTooLong(513)
+    );
+    let mut bounded = LowEnergyCharacteristicData::new(LOCATION, PropertyTypes::READ, vec![0; 3]);
+    bounded.set_value_length(4, 8);
+    let mut out_of_bounds = LowEnergyServiceData::new(other);
+    out_of_bounds.add_characteristic(bounded);
+    assert_eq!(
+        p.add_service(&out_of_bounds).unwrap_err(),
+        PeripheralError::ValueLength {
+            len: 3,
+            min: 4,
+            max: 8
+        }
+    );
+    let mut signed = LowEnergyServiceData::new(other);
+    signed.add_characteristic(LowEnergyCharacteristicData::new(
+        LOCATION,
+        PropertyTypes::WRITE_SIGNED,
+        [],
+    ));
+    assert!(matches!(
+        p.add_service(&signed),
+        Err(PeripheralError::NotSupported(_))
+    ));
+    let mut authorized = LowEnergyCharacteristicData::new(LOCATION, PropertyTypes::READ, []);
+    authorized.set_read_constraints(AttAccessConstraints::AUTHORIZATION_REQUIRED);
+    let mut authorization = LowEnergyServiceData::new(other);
+    authorization.add_characteristic(authorized);
+    assert!(matches!(
+        p.add_service(&authorization),
+        Err(PeripheralError::NotSupported(_))
+    ));
+    assert_eq!(p.services().len(), 1);
+
+    // Values.
+    assert_eq!(
+        local.write_characteristic(CONTROL, &[]).unwrap_err(),
+        PeripheralError::ValueLength {
+            len: 0,
+            min: 1,
+            max: 20
+        }
+    );
+    assert_eq!(
+        local.write_characteristic(LOCATION, &[0; 600]).unwrap_err(),
+        PeripheralError::ValueTooLong(600)
+    );
+    assert_eq!(
+        local.write_characteristic(other, &[1]).unwrap_err(),
+        PeripheralError::UnknownCharacteristic(other)
+    );
+    assert_eq!(
+        local.write_descriptor(LOCATION, other, &[1]).unwrap_err(),
+        PeripheralError::UnknownDescriptor(other)
+    );
+    assert_eq!(local.value(CONTROL).unwrap(), b"start");
+    assert_eq!(local.value(LOCATION).unwrap(), [1]);
+    assert_eq!(
+        local.descriptor_value(LOCATION, USER_DESCRIPTION).unwrap(),
+        b"where"
+    );
+
+    // Advertising: twice, too long, limited discoverability, a bad interval.
+    let params = LowEnergyAdvertisingParameters::new();
+    let empty = LowEnergyAdvertisingData::new();
+    assert_eq!(
+        p.start_advertising(&params, &advertising_data(), &empty)
+            .unwrap_err(),
+        PeripheralError::AlreadyAdvertising
+    );
+    p.stop_advertising();
+    let mut too_long = advertising_data();
+    // Flags 3, the service list 4, manufacturer data 4 + 25: 36.
+    too_long.set_manufacturer_data(0xffff, vec![0; 25]);
+    assert_eq!(
+        p.start_advertising(&params, &too_long, &empty).unwrap_err(),
+        PeripheralError::AdvertisingDataTooLong { len: 36, limit: 31 }
+    );
+    let mut limited = advertising_data();
+    limited.set_discoverability(Discoverability::Limited);
+    assert!(matches!(
+        p.start_advertising(&params, &limited, &empty),
+        Err(PeripheralError::NotSupported(_))
+    ));
+    let mut bad_interval = LowEnergyAdvertisingParameters::new();
+    bad_interval.set_interval(200, 100);
+    assert!(matches!(
+        p.start_advertising(&bad_interval, &advertising_data(), &empty),
+        Err(PeripheralError::InvalidData(_))
+    ));
+    let mut raw = LowEnergyAdvertisingData::new();
+    raw.set_raw_data(vec![5, 0xff, 1]);
+    assert!(matches!(
+        p.start_advertising(&params, &raw, &empty),
+        Err(PeripheralError::InvalidData(_))
+    ));
+    assert!(!p.is_advertising());
+    assert_eq!(p.state(), ControllerState::Unconnected);
+    // Non-connectable advertising works, and says so in its state.
+    let mut broadcast = LowEnergyAdvertisingParameters::new();
+    broadcast.set_mode(AdvertisingMode::AdvNonConnInd);
+    p.start_advertising(&broadcast, &advertising_data(), &empty)
+        .unwrap();
+    assert_eq!(p.state(), ControllerState::Advertising);
+    drop(p);
+    // The service outlives its peripheral as a handle; writes are refused.
+    assert_eq!(
+        local.write_characteristic(LOCATION, &[3]).unwrap_err(),
+        PeripheralError::Closed
+    );
+}
