@@ -93,6 +93,36 @@ fn emit(emitter: &Arc<Mutex<Emitter>>, event: Event) {
     let _ = e.emit(event);
 }
 
+/// A read of `value` from `offset`.
+fn read_at(value: &SharedValue, offset: u16) -> Result<Vec<u8>, ReqError> {
+    let v = lock(value);
+    v.get(usize::from(offset)..)
+        .map(<[u8]>::to_vec)
+        .ok_or(ReqError::InvalidOffset)
+}
+
+/// A write of `new` at `offset` (a long write arrives in parts, each at its offset):
+/// the new whole value, stored when its length is within `min..=max`.
+fn write_at(
+    value: &SharedValue,
+    offset: u16,
+    new: &[u8],
+    min: usize,
+    max: usize,
+) -> Result<Vec<u8>, ReqError> {
+    let mut v = lock(value);
+    let mut next = v
+        .get(..usize::from(offset))
+        .ok_or(ReqError::InvalidOffset)?
+        .to_vec();
+    next.extend_from_slice(new);
+    if next.len() < min || next.len() > max {
+        return Err(ReqError::InvalidValueLength);
+    }
+    v.clone_from(&next);
+    Ok(next)
+}
+
 /// bluer's service for `data` at index `service`, serving `slots`.
 pub(crate) fn application(
     service: usize,
@@ -114,14 +144,8 @@ pub(crate) fn application(
                 encrypt_authenticated_read: rc
                     .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
                 fun: Box::new(move |req| {
-                    let v = lock(&value).clone();
-                    Box::pin(async move {
-                        let offset = usize::from(req.offset);
-                        if offset > v.len() {
-                            return Err(ReqError::InvalidOffset);
-                        }
-                        Ok(v[offset..].to_vec())
-                    })
+                    let result = read_at(&value, req.offset);
+                    Box::pin(async move { result })
                 }),
                 ..Default::default()
             }
@@ -137,23 +161,7 @@ pub(crate) fn application(
                 encrypt_authenticated_write: wc
                     .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
                 method: CharacteristicWriteMethod::Fun(Box::new(move |new, req| {
-                    // A long write arrives in parts, each at its offset.
-                    let result = {
-                        let mut v = lock(&value);
-                        let offset = usize::from(req.offset);
-                        if offset > v.len() {
-                            Err(ReqError::InvalidOffset)
-                        } else {
-                            let mut next = v[..offset].to_vec();
-                            next.extend_from_slice(&new);
-                            if next.len() < min || next.len() > max {
-                                Err(ReqError::InvalidValueLength)
-                            } else {
-                                *v = next.clone();
-                                Ok(next)
-                            }
-                        }
-                    };
+                    let result = write_at(&value, req.offset, &new, min, max);
                     if let Ok(value) = &result {
                         emit(
                             &emitter,
@@ -219,14 +227,8 @@ pub(crate) fn application(
                     encrypt_authenticated_read: rc
                         .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
                     fun: Box::new(move |req| {
-                        let v = lock(&value).clone();
-                        Box::pin(async move {
-                            let offset = usize::from(req.offset);
-                            if offset > v.len() {
-                                return Err(ReqError::InvalidOffset);
-                            }
-                            Ok(v[offset..].to_vec())
-                        })
+                        let result = read_at(&value, req.offset);
+                        Box::pin(async move { result })
                     }),
                     ..Default::default()
                 }
@@ -241,22 +243,8 @@ pub(crate) fn application(
                     encrypt_authenticated_write: wc
                         .contains(AttAccessConstraints::AUTHENTICATION_REQUIRED),
                     fun: Box::new(move |new, req| {
-                        let result = {
-                            let mut v = lock(&value);
-                            let offset = usize::from(req.offset);
-                            if offset > v.len() {
-                                Err(ReqError::InvalidOffset)
-                            } else {
-                                let mut next = v[..offset].to_vec();
-                                next.extend_from_slice(&new);
-                                if next.len() > super::MAX_ATTRIBUTE_LENGTH {
-                                    Err(ReqError::InvalidValueLength)
-                                } else {
-                                    *v = next.clone();
-                                    Ok(next)
-                                }
-                            }
-                        };
+                        let max = super::MAX_ATTRIBUTE_LENGTH;
+                        let result = write_at(&value, req.offset, &new, 0, max);
                         if let Ok(value) = &result {
                             emit(
                                 &emitter,
