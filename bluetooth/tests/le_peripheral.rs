@@ -13,7 +13,9 @@ use sigloop_bluetooth::low_energy::{
     ServiceState, WriteMode, CLIENT_CHARACTERISTIC_CONFIGURATION,
 };
 use sigloop_bluetooth::testbed::Testbed;
-use sigloop_bluetooth::LowEnergyService;
+use sigloop_bluetooth::{
+    CoreConfigurations, DeviceDiscoveryAgent, DeviceInfo, DiscoveryMethods, LowEnergyService,
+};
 use sigloop_core::{EventLoop, LoopHandle, SignalSpy};
 use util::LONG;
 use uuid::Uuid;
@@ -97,11 +99,16 @@ fn peripheral(h: &LoopHandle, bed: &Testbed) -> (LowEnergyPeripheral, LocalServi
 }
 
 fn central(h: &LoopHandle, bed: &Testbed) -> (LowEnergyController, LowEnergyService) {
+    central_on(h, bed, 0)
+}
+
+/// Our central on controller `i`, connected to controller 1, the service discovered.
+fn central_on(h: &LoopHandle, bed: &Testbed, i: usize) -> (LowEnergyController, LowEnergyService) {
     let c = LowEnergyController::create_central_from_address(
         h,
         bed.address(1),
         RemoteAddressType::Public,
-        bed.address(0),
+        bed.address(i),
     );
     let connected = SignalSpy::new(c.connected());
     c.connect_to_device().unwrap();
@@ -400,4 +407,184 @@ fn le_peripheral_refuses_bad_input_and_changes_nothing() {
         local.write_characteristic(LOCATION, &[3]).unwrap_err(),
         PeripheralError::Closed
     );
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_sees_a_central_leave_mid_notification() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle_le(0, 1);
+    let (p, local) = peripheral(&h, &bed);
+    let (c, s) = central(&h, &bed);
+    let measurement = s.characteristic(MEASUREMENT).unwrap();
+    let on = SignalSpy::new(local.notifications_changed());
+    let values = SignalSpy::new(s.characteristic_changed());
+    s.set_notifications(&measurement, true).unwrap();
+    assert!(on.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(on.take(), [(MEASUREMENT, true)]);
+    // A value every 5 ms from a timer; the central leaves once some have arrived.
+    let sent = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let timer = sigloop_core::Timer::new(&h);
+    let (l, n) = (local.clone(), sent.clone());
+    timer.timeout().connect(move |()| {
+        let i = n.get();
+        n.set(i + 1);
+        // Never an error, with or without a central.
+        l.write_characteristic(MEASUREMENT, &[0, i as u8]).unwrap();
+    });
+    timer.start(Duration::from_millis(5));
+    assert!(values.wait_for_count(&h, 5, LONG).unwrap());
+    let gone = SignalSpy::new(p.disconnected());
+    c.disconnect_from_device();
+    assert!(gone.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(p.state(), ControllerState::Unconnected);
+    assert!(p.centrals().is_empty());
+    // The central is bonded (the bed bonds its controllers): its subscription outlives
+    // the link, as the Core spec has it for bonded clients, and bluetoothd keeps the
+    // session open.
+    h.wait_until(Instant::now() + Duration::from_millis(500), || false)
+        .unwrap();
+    assert_eq!(on.count(), 0);
+    assert!(local.is_notifying(MEASUREMENT));
+    // The values that arrived came in order, none twice.
+    let got: Vec<u8> = values.take().into_iter().map(|(_, v)| v[1]).collect();
+    assert!(
+        got.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{got:?}"
+    );
+    // Writing on after the central left is fine, and served to the next read.
+    let before = sent.get();
+    h.wait_until(Instant::now() + Duration::from_millis(100), || false)
+        .unwrap();
+    assert!(sent.get() > before);
+    timer.stop();
+    local.write_characteristic(MEASUREMENT, &[0, 200]).unwrap();
+    assert_eq!(local.value(MEASUREMENT).unwrap(), [0, 200]);
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_serves_two_centrals_at_once() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    assert!(
+        bed.controllers() >= 3,
+        "needs three controllers (TESTBED_CONTROLLERS=3)"
+    );
+    bed.settle_le(0, 1);
+    bed.settle_le(2, 1);
+    let (p, local) = peripheral(&h, &bed);
+    let arrivals = SignalSpy::new(p.central_connected());
+    let first = SignalSpy::new(p.connected());
+    let (c0, s0) = central_on(&h, &bed, 0);
+    assert!(arrivals.wait_for_count(&h, 1, LONG).unwrap());
+    assert!(!p.is_advertising());
+    // Beyond Qt: advertising again while a central is linked lets another in.
+    p.start_advertising(
+        &LowEnergyAdvertisingParameters::new(),
+        &advertising_data(),
+        &LowEnergyAdvertisingData::new(),
+    )
+    .unwrap();
+    assert_eq!(p.state(), ControllerState::Connected);
+    let (c2, s2) = central_on(&h, &bed, 2);
+    assert!(arrivals.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(arrivals.take(), [bed.address(0), bed.address(2)]);
+    assert_eq!(first.count(), 1);
+    assert_eq!(p.centrals(), [bed.address(0), bed.address(2)]);
+
+    // Both subscribe; every value reaches both, in order.
+    let on = SignalSpy::new(local.notifications_changed());
+    let v0 = SignalSpy::new(s0.characteristic_changed());
+    let v2 = SignalSpy::new(s2.characteristic_changed());
+    let m0 = s0.characteristic(MEASUREMENT).unwrap();
+    let m2 = s2.characteristic(MEASUREMENT).unwrap();
+    let d0 = SignalSpy::new(s0.descriptor_written());
+    let d2 = SignalSpy::new(s2.descriptor_written());
+    s0.set_notifications(&m0, true).unwrap();
+    s2.set_notifications(&m2, true).unwrap();
+    assert!(d0.wait_for_count(&h, 1, LONG).unwrap());
+    assert!(d2.wait_for_count(&h, 1, LONG).unwrap());
+    assert!(on.wait_for_count(&h, 1, LONG).unwrap());
+    for i in 0..20u8 {
+        local.write_characteristic(MEASUREMENT, &[0, i]).unwrap();
+    }
+    let expected: Vec<Vec<u8>> = (0..20u8).map(|i| vec![0, i]).collect();
+    for values in [&v0, &v2] {
+        assert!(values.wait_for_count(&h, 20, LONG).unwrap());
+        let got: Vec<Vec<u8>> = values.take().into_iter().map(|(_, v)| v).collect();
+        assert_eq!(got, expected);
+    }
+
+    // One leaves: the other stays, and so does the state.
+    let departures = SignalSpy::new(p.central_disconnected());
+    let last = SignalSpy::new(p.disconnected());
+    c0.disconnect_from_device();
+    assert!(departures.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(departures.take(), [bed.address(0)]);
+    assert_eq!(p.state(), ControllerState::Connected);
+    assert_eq!(last.count(), 0);
+    local.write_characteristic(MEASUREMENT, &[0, 99]).unwrap();
+    assert!(v2.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(v2.take()[0].1, [0, 99]);
+    c2.disconnect_from_device();
+    assert!(last.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(departures.take(), [bed.address(2)]);
+    assert_eq!(p.state(), ControllerState::Unconnected);
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_advertising_data_is_seen_by_our_discovery() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle_le(0, 1);
+    let agent = DeviceDiscoveryAgent::new(&h, bed.address(0));
+    agent.set_discovery_timeout(Duration::from_secs(20));
+    let seen: std::rc::Rc<std::cell::RefCell<Vec<DeviceInfo>>> = Default::default();
+    let sink = seen.clone();
+    agent
+        .device_discovered()
+        .connect(move |info| sink.borrow_mut().push(info.clone()));
+    let sink = seen.clone();
+    agent
+        .device_updated()
+        .connect(move |(info, _)| sink.borrow_mut().push(info.clone()));
+    let finished = SignalSpy::new(agent.finished());
+    agent.start_with(DiscoveryMethods::LOW_ENERGY).unwrap();
+    // The scan first (btvirt reports an advertiser when its advertising or a scan
+    // starts: see low_energy.rs).
+    h.wait_until(Instant::now() + Duration::from_secs(1), || false)
+        .unwrap();
+    let (p, _local) = peripheral(&h, &bed);
+    let peer = bed.address(1);
+    let advertised = |i: &DeviceInfo| {
+        i.address == peer
+            && i.rssi.is_some()
+            && i.manufacturer_data.get(&0xffff).map(Vec::as_slice) == Some(&[7u8, 7][..])
+    };
+    let end = Instant::now() + Duration::from_secs(25);
+    h.wait_until(end, || {
+        seen.borrow().iter().any(advertised) || finished.count() > 0
+    })
+    .unwrap();
+    let info = seen
+        .borrow()
+        .iter()
+        .rev()
+        .find(|i| advertised(i))
+        .cloned()
+        .unwrap_or_else(|| panic!("not seen advertising: {:?}", seen.borrow()));
+    assert!(info
+        .core_configurations
+        .contains(CoreConfigurations::LOW_ENERGY));
+    assert_eq!(info.address_type, RemoteAddressType::Public);
+    // Not asserted: the name and the service UUID. bluetoothd keeps the bonded pair's
+    // BR/EDR name and SDP list for this device (DeviceInfo's docs).
+    agent.stop();
+    drop(p);
 }

@@ -343,8 +343,14 @@ pub(crate) async fn run(
                 live.retain(|n| !n.is_stopped());
                 for n in &mut live {
                     if let Err(e) = n.notify(value.clone()).await {
-                        log::debug!("notifying {characteristic}: {e}");
+                        if !n.is_stopped() {
+                            log::warn!("a notification of {characteristic} was not sent: {e}");
+                        }
                     }
+                    // notify() only queues the value on bluer's D-Bus connection, whose
+                    // writer is a task on this runtime: let it run before the next one
+                    // (a notify() that finds it woken but not run fails).
+                    tokio::task::yield_now().await;
                 }
                 sessions
                     .lock()

@@ -23,6 +23,25 @@
 //! under that handle. Anything it cannot place goes through unchanged, as before.
 //! btvirt's server mode (`btvirt -s`, the two-host bed) reads byte streams from sockets
 //! and is not covered.
+//!
+//! A second btvirt slip of the same kind, in its LE connections (`le_conn_complete`,
+//! `le_ext_conn_complete`): the peripheral's LE Connection Complete carries the
+//! *central's* handle, though btvirt itself files the link under the peripheral's own
+//! (the lowest free from 42). A peripheral with a link already under that handle then
+//! holds two links under one handle: the kernel refuses the second ("kobject_add_internal
+//! failed for hci1:42 with -EEXIST", "failed to register connection device") and what the
+//! second central sends goes astray. Seen when two centrals (hci0, hci2) linked to one
+//! peripheral (hci1). The guard writes the peripheral's own handle into that event, and
+//! into the LE Advertising Set Terminated event that follows it (the same slip).
+//!
+//! And a third: the LE events btvirt sends to the other end of a link in answer to a
+//! command (LE Long Term Key Request after LE Start Encryption, LE Remote Connection
+//! Parameter Request and LE Connection Update Complete after LE Connection Update) carry
+//! the *sender's* handle, as ACL data does. With the handles apart, the peripheral
+//! answered the second central's key request for its link to the first (both
+//! encrypted that one; the second never got encrypted and its GATT client never
+//! resolved a service). The guard places these as it places ACL data: the command btvirt
+//! read last names the sender and its handle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, OnceLock};
@@ -40,6 +59,20 @@ const EVT_CMD_COMPLETE: u8 = 0x0e;
 const EVT_LE_META: u8 = 0x3e;
 const LE_CONN_COMPLETE: u8 = 0x01;
 const LE_ENHANCED_CONN_COMPLETE: u8 = 0x0a;
+const LE_ADV_SET_TERMINATED: u8 = 0x12;
+const LE_CONN_UPDATE_COMPLETE: u8 = 0x03;
+const LE_LTK_REQUEST: u8 = 0x05;
+const LE_CONN_PARAM_REQUEST: u8 = 0x06;
+const H4_COMMAND: u8 = 0x01;
+/// Commands whose answer btvirt sends to the link's other end under the sender's handle
+/// (the command's first parameter): LE Connection Update, LE Start Encryption.
+const OP_LE_CONN_UPDATE: u16 = 0x2013;
+const OP_LE_START_ENCRYPT: u16 = 0x2019;
+/// LE connection roles.
+const ROLE_PERIPHERAL: u8 = 0x01;
+/// btvirt's first connection handle (`ACL_HANDLE`); each controller takes the lowest free
+/// one from here.
+const FIRST_HANDLE: u16 = 42;
 const OP_READ_BD_ADDR: u16 = 0x1009;
 const OP_RESET: u16 = 0x0c03;
 const LINK_ACL: u8 = 0x01;
@@ -52,13 +85,16 @@ struct Controller {
     addr: Option<Addr>,
     /// Connection handle → the peer's address.
     links: BTreeMap<u16, Addr>,
+    /// The newest LE link as peripheral whose handle was set right: (btvirt's, right).
+    le_fixed: Option<(u16, u16)>,
 }
 
 /// What the guard knows, by descriptor, and the ACL packet btvirt read last.
 #[derive(Debug, Default)]
 pub(crate) struct Translator {
     controllers: BTreeMap<c_int, Controller>,
-    /// (descriptor, handle) of the ACL packet read last, while no other packet was read.
+    /// (descriptor, handle) of the ACL packet, or of the command answered at the other
+    /// end, read last, while no other packet was read.
     last_acl: Option<(c_int, u16)>,
     /// Translations already reported: (sender's descriptor, its handle, receiver's).
     reported: BTreeSet<(c_int, u16, c_int)>,
@@ -85,6 +121,15 @@ impl Translator {
     pub(crate) fn on_read(&mut self, fd: c_int, packet: &[u8]) {
         self.last_acl = match packet {
             [H4_ACL, ..] => le16(packet, 1).map(|h| (fd, h & 0x0fff)),
+            // [0x01][opcode][plen][handle]...
+            [H4_COMMAND, ..]
+                if matches!(
+                    le16(packet, 1),
+                    Some(OP_LE_CONN_UPDATE | OP_LE_START_ENCRYPT)
+                ) =>
+            {
+                le16(packet, 4).map(|h| (fd, h & 0x0fff))
+            }
             _ => None,
         };
     }
@@ -95,10 +140,17 @@ impl Translator {
     pub(crate) fn on_write(&mut self, fd: c_int, packet: &mut [u8]) -> Option<String> {
         match packet.first() {
             Some(&H4_EVENT) => {
+                let note = self.fix_le_handle(fd, packet);
                 self.learn(fd, packet);
-                None
+                // [0x04][0x3e][plen][subevent]: the handle first, or after a status.
+                let at = match (packet.get(1), packet.get(3)) {
+                    (Some(&EVT_LE_META), Some(&LE_LTK_REQUEST | &LE_CONN_PARAM_REQUEST)) => 4,
+                    (Some(&EVT_LE_META), Some(&LE_CONN_UPDATE_COMPLETE)) => 5,
+                    _ => return note,
+                };
+                note.or(self.translate(fd, packet, at))
             }
-            Some(&H4_ACL) => self.translate(fd, packet),
+            Some(&H4_ACL) => self.translate(fd, packet, 1),
             _ => None,
         }
     }
@@ -111,6 +163,49 @@ impl Translator {
         if self.last_acl.is_some_and(|(f, _)| f == fd) {
             self.last_acl = None;
         }
+    }
+
+    /// Gives a peripheral's LE Connection Complete (and the Advertising Set Terminated
+    /// after it) the peripheral's own handle, which btvirt gives the link on its side: the
+    /// lowest free from 42, among the links the guard knows this controller to have.
+    fn fix_le_handle(&mut self, fd: c_int, packet: &mut [u8]) -> Option<String> {
+        // [0x04][0x3e][plen][subevent][status]...
+        if packet.get(1) != Some(&EVT_LE_META) || packet.get(4) != Some(&0) {
+            return None;
+        }
+        let c = self.controllers.entry(fd).or_default();
+        // Handle at packet[5..7] in both connection events: [status][handle][role]...
+        // [status][adv handle][conn handle][events] in the terminated one: packet[6..8].
+        let at = match packet.get(3) {
+            Some(&LE_CONN_COMPLETE | &LE_ENHANCED_CONN_COMPLETE) => {
+                if packet.get(7) != Some(&ROLE_PERIPHERAL) {
+                    return None;
+                }
+                let given = le16(packet, 5)? & 0x0fff;
+                let mut own = FIRST_HANDLE;
+                while c.links.contains_key(&own) {
+                    own += 1;
+                }
+                c.le_fixed = (own != given).then_some((given, own));
+                5
+            }
+            Some(&LE_ADV_SET_TERMINATED) => 6,
+            _ => return None,
+        };
+        let (given, own) = c.le_fixed?;
+        let handle = le16(packet, at)?;
+        if handle & 0x0fff != given {
+            return None;
+        }
+        let [lo, hi] = ((handle & 0xf000) | own).to_le_bytes();
+        packet[at] = lo;
+        packet[at + 1] = hi;
+        (at == 5).then(|| {
+            format!(
+                "testbed ACL guard: {}: LE link as peripheral under {own}, not btvirt's {given}\n",
+                c.addr.map_or_else(|| "?".into(), show)
+            )
+        })
     }
 
     fn learn(&mut self, fd: c_int, packet: &[u8]) {
@@ -154,9 +249,11 @@ impl Translator {
         }
     }
 
-    fn translate(&mut self, to: c_int, packet: &mut [u8]) -> Option<String> {
+    /// Gives the handle at `packet[at..at + 2]`, the sender's (the packet read last), the
+    /// receiver's handle for its link to the sender.
+    fn translate(&mut self, to: c_int, packet: &mut [u8], at: usize) -> Option<String> {
         let (from, handle) = self.last_acl?;
-        if from == to || packet.len() < 3 {
+        if from == to || packet.len() < at + 2 {
             return None;
         }
         let sender = self.controllers.get(&from)?;
@@ -173,10 +270,10 @@ impl Translator {
         if theirs == handle {
             return None;
         }
-        let flags = u16::from_le_bytes([packet[1], packet[2]]) & 0xf000;
+        let flags = u16::from_le_bytes([packet[at], packet[at + 1]]) & 0xf000;
         let [lo, hi] = (flags | theirs).to_le_bytes();
-        packet[1] = lo;
-        packet[2] = hi;
+        packet[at] = lo;
+        packet[at + 1] = hi;
         self.reported.insert((from, handle, to)).then(|| {
             format!(
                 "testbed ACL guard: {} -> {}: handle {handle} is {theirs} at the receiver\n",
@@ -396,6 +493,68 @@ mod tests {
         assert_eq!(forward(&mut t, 12, 10, 42, 0x2000), acl(42, 0x2000));
         t.forget(12);
         assert_eq!(forward(&mut t, 12, 10, 42, 0x2000), acl(42, 0x2000));
+    }
+
+    /// An LE connection event as btvirt writes it: [subevent][status][handle][role]
+    /// [peer address type][peer address]...
+    fn le_conn_complete(handle: u16, role: u8, peer: Addr) -> Vec<u8> {
+        let mut p = vec![LE_ENHANCED_CONN_COMPLETE, 0];
+        p.extend_from_slice(&handle.to_le_bytes());
+        p.extend_from_slice(&[role, 0]);
+        p.extend_from_slice(&peer);
+        p.extend_from_slice(&[0; 18]);
+        event(EVT_LE_META, &p)
+    }
+    fn adv_terminated(conn: u16) -> Vec<u8> {
+        let mut p = vec![LE_ADV_SET_TERMINATED, 0, 1];
+        p.extend_from_slice(&conn.to_le_bytes());
+        p.push(0);
+        event(EVT_LE_META, &p)
+    }
+
+    #[test]
+    fn a_second_central_gets_the_peripherals_own_handle() {
+        let mut t = Translator::new();
+        for (fd, a) in [(10, A0), (11, A1), (12, A2)] {
+            write(&mut t, fd, bd_addr(a));
+        }
+        // hci0 → hci1: 42 on both sides, left alone.
+        assert_eq!(
+            write(&mut t, 11, le_conn_complete(42, 1, A0)),
+            le_conn_complete(42, 1, A0)
+        );
+        write(&mut t, 10, le_conn_complete(42, 0, A1));
+        // hci2 → hci1: btvirt tells hci1 42 (hci2's); its own link on hci1 is 43.
+        assert_eq!(
+            write(&mut t, 11, le_conn_complete(42, 1, A2)),
+            le_conn_complete(43, 1, A2)
+        );
+        assert_eq!(write(&mut t, 11, adv_terminated(42)), adv_terminated(43));
+        // The central's own event is right as it is.
+        assert_eq!(
+            write(&mut t, 12, le_conn_complete(42, 0, A1)),
+            le_conn_complete(42, 0, A1)
+        );
+        // Data both ways then reaches the right link.
+        assert_eq!(forward(&mut t, 12, 11, 42, 0x2000), acl(43, 0x2000));
+        assert_eq!(forward(&mut t, 11, 12, 43, 0x2000), acl(42, 0x2000));
+        assert_eq!(forward(&mut t, 10, 11, 42, 0x2000), acl(42, 0x2000));
+        // hci2 starts encryption on its 42: hci1 is asked for the key of its 43.
+        let mut start = vec![H4_COMMAND, 0x19, 0x20, 28];
+        start.extend_from_slice(&42u16.to_le_bytes());
+        start.extend_from_slice(&[0; 26]);
+        let ltk_request = |h: u16| {
+            let mut p = vec![LE_LTK_REQUEST];
+            p.extend_from_slice(&h.to_le_bytes());
+            p.extend_from_slice(&[0; 10]);
+            event(EVT_LE_META, &p)
+        };
+        t.on_read(12, &start);
+        assert_eq!(write(&mut t, 11, ltk_request(42)), ltk_request(43));
+        // hci0's, on the link whose ends agree, is left alone.
+        start[4] = 42;
+        t.on_read(10, &start);
+        assert_eq!(write(&mut t, 11, ltk_request(42)), ltk_request(42));
     }
 
     #[test]

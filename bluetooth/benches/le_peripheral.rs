@@ -1,0 +1,213 @@
+//! The LE peripheral on the BlueZ test bed: notifications per second sent from a
+//! sigloop `LocalService` (`write_characteristic` in a loop once a central subscribed)
+//! against a peripheral written with bluer alone (`notify()` in a loop), both serving on
+//! hci1 at once under two service UUIDs, received over one LE link by bluer's notify
+//! socket on hci0, in alternating rounds. Prints per side the notifications per second
+//! (first to last arrival) and how many of `COUNT` arrived, then the ratio sigloop /
+//! bluer.
+//!
+//! Run: `scripts/bench-bluetooth --le-peripheral` (builds here, runs inside the bed).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bluer::gatt::local::{
+    Application, Characteristic, CharacteristicNotify, CharacteristicNotifyMethod, Service,
+};
+use sigloop_bluetooth::low_energy::{
+    ControllerState, LowEnergyCharacteristicData, LowEnergyController, LowEnergyServiceData,
+    PropertyTypes, RemoteAddressType,
+};
+use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::BluetoothAddress;
+use sigloop_core::{EventLoop, LoopHandle};
+use uuid::Uuid;
+
+#[path = "../tests/util/le.rs"]
+#[allow(dead_code)]
+mod le;
+
+const OURS: Uuid = Uuid::from_u128(0x0000_fff2_0000_1000_8000_0080_5f9b_34fb);
+const OURS_NOTIFY: Uuid = Uuid::from_u128(0x5159_0001_0000_1000_8000_0080_5f9b_34fb);
+const THEIRS: Uuid = Uuid::from_u128(0x0000_fff3_0000_1000_8000_0080_5f9b_34fb);
+const THEIRS_NOTIFY: Uuid = Uuid::from_u128(0x5159_0002_0000_1000_8000_0080_5f9b_34fb);
+const COUNT: usize = 300;
+const ROUNDS: usize = 3;
+const LONG: Duration = Duration::from_secs(120);
+/// A round ends when all arrived or none came for this long.
+const IDLE: Duration = Duration::from_secs(3);
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// 20 bytes, numbered.
+fn value(i: usize) -> Vec<u8> {
+    let mut v = vec![0u8; 20];
+    v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    v
+}
+
+/// The bluer-only peripheral's service: `COUNT` notifications as fast as it can once a
+/// central subscribes, letting bluer's D-Bus writer run after each.
+fn bluer_service() -> Service {
+    Service {
+        uuid: THEIRS,
+        primary: true,
+        characteristics: vec![Characteristic {
+            uuid: THEIRS_NOTIFY,
+            notify: Some(CharacteristicNotify {
+                notify: true,
+                method: CharacteristicNotifyMethod::Fun(Box::new(move |mut notifier| {
+                    Box::pin(async move {
+                        for i in 0..COUNT {
+                            if notifier.notify(value(i)).await.is_err() && notifier.is_stopped() {
+                                return;
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                        while !notifier.is_stopped() {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    })
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// One round's reception on hci0 through bluer's notify socket, on a thread of its own:
+/// (notifications per second, how many came).
+fn receive(
+    local: BluetoothAddress,
+    peer: BluetoothAddress,
+    characteristic: Uuid,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(f64, usize)> {
+    std::thread::spawn(move || {
+        let r = le::block_on(async move {
+            let session = bluer::Session::new().await.unwrap();
+            let adapter = le::adapter(&session, local).await;
+            let device = adapter.device(bluer::Address(peer.octets())).unwrap();
+            let mut found = None;
+            for s in device.services().await.unwrap() {
+                for c in s.characteristics().await.unwrap() {
+                    if c.uuid().await.unwrap() == characteristic {
+                        found = Some(c);
+                    }
+                }
+            }
+            let reader = found
+                .expect("the characteristic")
+                .notify_io()
+                .await
+                .unwrap();
+            let mut times = Vec::with_capacity(COUNT);
+            while times.len() < COUNT {
+                match tokio::time::timeout(IDLE, reader.recv()).await {
+                    Ok(Ok(_)) => times.push(Instant::now()),
+                    _ => break,
+                }
+            }
+            drop(reader);
+            assert!(times.len() > 1, "no notifications arrived");
+            let span = times[times.len() - 1] - times[0];
+            ((times.len() - 1) as f64 / span.as_secs_f64(), times.len())
+        });
+        done.store(true, Ordering::SeqCst);
+        r
+    })
+}
+
+fn wait(h: &LoopHandle, what: &str, mut done: impl FnMut() -> bool) {
+    assert!(
+        h.wait_until(Instant::now() + LONG, &mut done).unwrap(),
+        "{what}"
+    );
+}
+
+fn main() {
+    if std::env::var_os("TESTBED").is_none() {
+        eprintln!("le_peripheral bench: run inside the test bed (scripts/bench-bluetooth --le-peripheral)");
+        return;
+    }
+    let bed = Testbed::from_env();
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    // Ours, with its advertising; theirs beside it on the same adapter.
+    let p = LowEnergyController::create_peripheral(&h, bed.address(1));
+    let mut data = LowEnergyServiceData::new(OURS);
+    data.add_characteristic(LowEnergyCharacteristicData::new(
+        OURS_NOTIFY,
+        PropertyTypes::NOTIFY,
+        value(0),
+    ));
+    let local = p.add_service(&data).unwrap();
+    let _theirs = le::serve(bed.address(1), move |a| async move {
+        let app = Application {
+            services: vec![bluer_service()],
+            ..Default::default()
+        };
+        let app = a.serve_gatt_application(app).await.unwrap();
+        let adv = a
+            .advertise(bluer::adv::Advertisement {
+                service_uuids: [THEIRS].into_iter().collect(),
+                discoverable: Some(true),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        (app, adv)
+    });
+    // Each time a central subscribes, COUNT values as fast as the loop goes.
+    let l = local.clone();
+    local.notifications_changed().connect(move |(_, on)| {
+        if *on {
+            for i in 0..COUNT {
+                l.write_characteristic(OURS_NOTIFY, &value(i)).unwrap();
+            }
+        }
+    });
+
+    // One LE link from hci0, made by our central; both receivers use it.
+    let c = LowEnergyController::create_central_from_address(
+        &h,
+        bed.address(1),
+        RemoteAddressType::Public,
+        bed.address(0),
+    );
+    c.connect_to_device().unwrap();
+    wait(&h, "connected", || c.state() == ControllerState::Connected);
+    c.discover_services().unwrap();
+    wait(&h, "services", || c.state() == ControllerState::Discovered);
+    assert!(c.services().contains(&OURS) && c.services().contains(&THEIRS));
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for (name, uuid, rates) in [
+            ("sigloop", OURS_NOTIFY, &mut ours),
+            ("bluer", THEIRS_NOTIFY, &mut theirs),
+        ] {
+            let done = Arc::new(AtomicBool::new(false));
+            let rx = receive(bed.address(0), bed.address(1), uuid, done.clone());
+            wait(&h, "the round", || done.load(Ordering::SeqCst));
+            let (rate, n) = rx.join().unwrap();
+            println!("round {round} {name} sent, {n} of {COUNT} arrived");
+            rates.push(rate);
+            // The session's end reaches the peripheral before the next round.
+            let end = Instant::now() + Duration::from_millis(500);
+            h.wait_until(end, || false).unwrap();
+        }
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    println!("peripheral_notify_per_s_sigloop {ours:.0}");
+    println!("peripheral_notify_per_s_bluer {theirs:.0}");
+    println!("ratio peripheral_notify_per_s {:.2}", ours / theirs);
+    c.disconnect_from_device();
+    wait(&h, "closed", || c.state() == ControllerState::Unconnected);
+}
