@@ -588,3 +588,109 @@ fn le_peripheral_advertising_data_is_seen_by_our_discovery() {
     agent.stop();
     drop(p);
 }
+
+/// Controller `index` without BR/EDR while this lives (LE only), then with it again; each
+/// change needs the controller powered off.
+struct LeOnly(u32);
+
+fn btmgmt(index: u32, args: &[&str]) {
+    let out = std::process::Command::new("btmgmt")
+        .arg("--index")
+        .arg(index.to_string())
+        .args(args)
+        .output()
+        .expect("btmgmt");
+    assert!(out.status.success(), "btmgmt {args:?}: {out:?}");
+}
+
+impl LeOnly {
+    fn new(index: u32) -> LeOnly {
+        for step in [&["power", "off"][..], &["bredr", "off"], &["power", "on"]] {
+            btmgmt(index, step);
+        }
+        LeOnly(index)
+    }
+}
+
+impl Drop for LeOnly {
+    fn drop(&mut self) {
+        for step in [&["power", "off"][..], &["bredr", "on"], &["power", "on"]] {
+            btmgmt(self.0, step);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_serves_a_qt_central() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle_le(0, 1);
+    // Qt's central connects through Device1.Connect: over BR/EDR to the bed's bonded
+    // pair unless its adapter has LE only.
+    let _le_only = LeOnly::new(0);
+    let (p, local) = peripheral(&h, &bed);
+    // A value every 50 ms, numbered: whenever Qt's subscription starts, what it gets
+    // must be consecutive.
+    let timer = sigloop_core::Timer::new(&h);
+    let (l, n) = (local.clone(), std::rc::Rc::new(std::cell::Cell::new(0u8)));
+    timer.timeout().connect(move |()| {
+        n.set(n.get().wrapping_add(1));
+        l.write_characteristic(MEASUREMENT, &[0, n.get()]).unwrap();
+    });
+    timer.start(Duration::from_millis(50));
+    let arrivals = SignalSpy::new(p.central_connected());
+    let changed = SignalSpy::new(local.notifications_changed());
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testbed/qt/qt_le_central.py"
+    );
+    let mut qt = std::process::Command::new("python3")
+        .arg(script)
+        .arg(bed.address(0).to_string())
+        .arg(bed.address(1).to_string())
+        .arg(HEART_RATE.to_string())
+        .arg(LOCATION.to_string())
+        .arg(MEASUREMENT.to_string())
+        .arg("5")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let end = Instant::now() + Duration::from_secs(90);
+    let mut status = None;
+    h.wait_until(end, || {
+        status = qt.try_wait().unwrap();
+        status.is_some()
+    })
+    .unwrap();
+    let out = qt.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 9, "{stdout}{stderr}");
+    assert_eq!(
+        lines[..3],
+        ["connected", "read 01", "subscribed"],
+        "{stderr}"
+    );
+    assert_eq!(lines[8], "disconnected");
+    let values: Vec<u8> = lines[3..8]
+        .iter()
+        .map(|l| {
+            let hex = l.strip_prefix("notify 00").expect(l);
+            u8::from_str_radix(hex, 16).unwrap()
+        })
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+        "{values:?}"
+    );
+    timer.stop();
+    // Seen here: the central, its subscription.
+    assert!(arrivals.count() >= 1);
+    assert_eq!(arrivals.take()[0], bed.address(0));
+    assert_eq!(changed.take()[0], (MEASUREMENT, true));
+}
