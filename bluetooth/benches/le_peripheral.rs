@@ -108,13 +108,24 @@ fn receive(
                 .await
                 .unwrap();
             let mut times = Vec::with_capacity(COUNT);
+            let mut seen = vec![false; COUNT];
             while times.len() < COUNT {
                 match tokio::time::timeout(IDLE, reader.recv()).await {
-                    Ok(Ok(_)) => times.push(Instant::now()),
+                    Ok(Ok(v)) => {
+                        times.push(Instant::now());
+                        let i = u64::from_le_bytes(v[..8].try_into().unwrap()) as usize;
+                        if let Some(s) = seen.get_mut(i) {
+                            *s = true;
+                        }
+                    }
                     _ => break,
                 }
             }
             drop(reader);
+            let missing: Vec<usize> = (0..COUNT).filter(|&i| !seen[i]).collect();
+            if !missing.is_empty() {
+                println!("missing (by number): {missing:?}");
+            }
             assert!(times.len() > 1, "no notifications arrived");
             let span = times[times.len() - 1] - times[0];
             ((times.len() - 1) as f64 / span.as_secs_f64(), times.len())
@@ -131,7 +142,24 @@ fn wait(h: &LoopHandle, what: &str, mut done: impl FnMut() -> bool) {
     );
 }
 
+/// Prints the library's warnings (a notification it could not send would say so here).
+struct Warnings;
+
+impl log::Log for Warnings {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("{}: {}", r.level(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
 fn main() {
+    log::set_logger(&Warnings).unwrap();
+    log::set_max_level(log::LevelFilter::Warn);
     if std::env::var_os("TESTBED").is_none() {
         eprintln!("le_peripheral bench: run inside the test bed (scripts/bench-bluetooth --le-peripheral)");
         return;
