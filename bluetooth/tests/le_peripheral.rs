@@ -13,16 +13,13 @@ use sigloop_bluetooth::low_energy::{
     ServiceState, WriteMode, CLIENT_CHARACTERISTIC_CONFIGURATION,
 };
 use sigloop_bluetooth::testbed::Testbed;
+use sigloop_bluetooth::uuids::uuid16;
 use sigloop_bluetooth::{
     CoreConfigurations, DeviceDiscoveryAgent, DeviceInfo, DiscoveryMethods, LowEnergyService,
 };
 use sigloop_core::{EventLoop, LoopHandle, SignalSpy};
 use util::LONG;
 use uuid::Uuid;
-
-const fn uuid16(v: u16) -> Uuid {
-    Uuid::from_u128(((v as u128) << 96) | 0x0000_1000_8000_0080_5f9b_34fb)
-}
 
 const HEART_RATE: Uuid = uuid16(0x180d);
 const MEASUREMENT: Uuid = uuid16(0x2a37);
@@ -545,15 +542,7 @@ fn le_peripheral_advertising_data_is_seen_by_our_discovery() {
     bed.settle_le(0, 1);
     let agent = DeviceDiscoveryAgent::new(&h, bed.address(0));
     agent.set_discovery_timeout(Duration::from_secs(20));
-    let seen: std::rc::Rc<std::cell::RefCell<Vec<DeviceInfo>>> = Default::default();
-    let sink = seen.clone();
-    agent
-        .device_discovered()
-        .connect(move |info| sink.borrow_mut().push(info.clone()));
-    let sink = seen.clone();
-    agent
-        .device_updated()
-        .connect(move |(info, _)| sink.borrow_mut().push(info.clone()));
+    let seen = util::le::collect(&agent);
     let finished = SignalSpy::new(agent.finished());
     agent.start_with(DiscoveryMethods::LOW_ENERGY).unwrap();
     // The scan first (btvirt reports an advertiser when its advertising or a scan

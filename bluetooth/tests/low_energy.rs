@@ -634,15 +634,7 @@ fn le_discovery_sees_the_advertising_data() {
     );
     assert!(!agent.is_active());
     agent.set_discovery_timeout(Duration::from_secs(20));
-    let seen: std::rc::Rc<std::cell::RefCell<Vec<DeviceInfo>>> = Default::default();
-    let sink = seen.clone();
-    agent
-        .device_discovered()
-        .connect(move |info| sink.borrow_mut().push(info.clone()));
-    let sink = seen.clone();
-    agent
-        .device_updated()
-        .connect(move |(info, _)| sink.borrow_mut().push(info.clone()));
+    let seen = util::le::collect(&agent);
     let finished = SignalSpy::new(agent.finished());
     agent.start_with(DiscoveryMethods::LOW_ENERGY).unwrap();
     // The scan runs before the peripheral advertises: btvirt reports an advertiser when

@@ -7,6 +7,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::PeripheralError;
+use crate::uuids::{short16, short32};
 
 /// The longest legacy advertising or scan response payload, in bytes (Bluetooth Core
 /// Vol 6 Part B 2.3.1).
@@ -162,14 +163,12 @@ impl LowEnergyAdvertisingData {
 
 /// The bytes a UUID takes in advertising data: 2 or 4 for one from the Bluetooth base.
 fn uuid_size(u: &Uuid) -> usize {
-    const BASE_LOW: u128 = 0x0000_1000_8000_0080_5f9b_34fb;
-    let v = u.as_u128();
-    if v & ((1 << 96) - 1) != BASE_LOW {
-        16
-    } else if v >> 96 <= 0xffff {
+    if short16(*u).is_some() {
         2
-    } else {
+    } else if short32(*u).is_some() {
         4
+    } else {
+        16
     }
 }
 

@@ -88,9 +88,8 @@ pub(crate) type Emitter = RemoteEmitter<Event>;
 /// Notification sessions by (service, characteristic), kept on the helper thread.
 pub(crate) type Sessions = Arc<Mutex<HashMap<(usize, Uuid), Vec<CharacteristicNotifier>>>>;
 
-fn emit(emitter: &Arc<Mutex<Emitter>>, event: Event) {
-    let e = emitter.lock().unwrap_or_else(PoisonError::into_inner);
-    let _ = e.emit(event);
+fn emit(emitter: &Emitter, event: Event) {
+    let _ = emitter.emit(event);
 }
 
 /// A read of `value` from `offset`.
@@ -128,7 +127,7 @@ pub(crate) fn application(
     service: usize,
     data: &LowEnergyServiceData,
     slots: &[CharSlot],
-    emitter: &Arc<Mutex<Emitter>>,
+    emitter: &Arc<Emitter>,
     sessions: &Sessions,
 ) -> Application {
     let mut characteristics = Vec::new();
@@ -294,7 +293,7 @@ pub(crate) async fn run(
     session: Result<bluer::Session, BluezError>,
     local: BluetoothAddress,
     mut commands: mpsc::UnboundedReceiver<Command>,
-    emitter: Arc<Mutex<Emitter>>,
+    emitter: Arc<Emitter>,
     sessions: Sessions,
 ) {
     let adapter = match session {
@@ -381,7 +380,7 @@ async fn bounded<T>(
 /// Reports every device of `adapter` that connects or disconnects from now on, and a
 /// device that appears already connected (a central bluetoothd first meets through its
 /// connection shows up on D-Bus that way, with no property change).
-async fn watch_centrals(adapter: bluer::Adapter, emitter: Arc<Mutex<Emitter>>) {
+async fn watch_centrals(adapter: bluer::Adapter, emitter: Arc<Emitter>) {
     let mut events = match adapter.events().await {
         Ok(e) => Box::pin(e),
         Err(e) => return emit(&emitter, Event::WatchFailed(e.into())),
@@ -418,7 +417,7 @@ async fn watch_device(
     adapter: bluer::Adapter,
     address: bluer::Address,
     new: bool,
-    emitter: Arc<Mutex<Emitter>>,
+    emitter: Arc<Emitter>,
 ) {
     let Ok(device) = adapter.device(address) else {
         return;

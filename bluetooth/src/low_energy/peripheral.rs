@@ -25,7 +25,7 @@ struct PeripheralInner {
     /// Notification sessions, held by the helper task.
     sessions: gatt_server::Sessions,
     /// Into `events`, for the helper's closures.
-    emitter: Arc<Mutex<gatt_server::Emitter>>,
+    emitter: Arc<gatt_server::Emitter>,
     state: Cell<ControllerState>,
     advertising: Cell<bool>,
     centrals: RefCell<Vec<BluetoothAddress>>,
@@ -87,7 +87,7 @@ impl LowEnergyPeripheral {
     pub(crate) fn new(event_loop: &LoopHandle, local: BluetoothAddress) -> LowEnergyPeripheral {
         let (tx, rx) = mpsc::unbounded_channel();
         let events = Signal::new();
-        let emitter = Arc::new(Mutex::new(events.remote_emitter(event_loop)));
+        let emitter = Arc::new(events.remote_emitter(event_loop));
         let sessions = gatt_server::Sessions::default();
         let inner = Rc::new(PeripheralInner {
             local,
@@ -522,7 +522,7 @@ impl LocalService {
         let slot = self
             .slot(characteristic)
             .ok_or(PeripheralError::UnknownCharacteristic(characteristic))?;
-        check_length(characteristic, value.len(), slot.min, slot.max)?;
+        check_length(value.len(), slot.min, slot.max)?;
         let peripheral = self
             .shared
             .peripheral
@@ -563,7 +563,7 @@ impl LocalService {
             .iter()
             .find(|(u, _)| *u == descriptor)
             .ok_or(PeripheralError::UnknownDescriptor(descriptor))?;
-        check_length(descriptor, value.len(), 0, super::MAX_ATTRIBUTE_LENGTH)?;
+        check_length(value.len(), 0, super::MAX_ATTRIBUTE_LENGTH)?;
         *lock(v) = value.to_vec();
         Ok(())
     }

@@ -246,7 +246,7 @@ impl LowEnergyCharacteristicData {
                 "a characteristic's value length bounds are not within 0..=512",
             ));
         }
-        check_length(uuid, self.value.len(), self.min_length, self.max_length)?;
+        check_length(self.value.len(), self.min_length, self.max_length)?;
         if self.properties.contains(PropertyTypes::WRITE_SIGNED) {
             return Err(PeripheralError::NotSupported(
                 "signed writes (BlueZ's D-Bus API serves none)",
@@ -277,12 +277,7 @@ impl LowEnergyCharacteristicData {
 }
 
 /// A value's length against its characteristic's bounds.
-pub(crate) fn check_length(
-    _uuid: Uuid,
-    len: usize,
-    min: usize,
-    max: usize,
-) -> Result<(), PeripheralError> {
+pub(crate) fn check_length(len: usize, min: usize, max: usize) -> Result<(), PeripheralError> {
     if len > MAX_VALUE {
         return Err(PeripheralError::ValueTooLong(len));
     }

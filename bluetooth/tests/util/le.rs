@@ -88,3 +88,20 @@ impl Drop for LinkGuard {
         disconnect(self.0, self.1);
     }
 }
+
+/// Every device info `agent` reports, discovered or updated, in order.
+pub fn collect(
+    agent: &sigloop_bluetooth::DeviceDiscoveryAgent,
+) -> std::rc::Rc<std::cell::RefCell<Vec<sigloop_bluetooth::DeviceInfo>>> {
+    let seen: std::rc::Rc<std::cell::RefCell<Vec<sigloop_bluetooth::DeviceInfo>>> =
+        Default::default();
+    let sink = seen.clone();
+    agent
+        .device_discovered()
+        .connect(move |info| sink.borrow_mut().push(info.clone()));
+    let sink = seen.clone();
+    agent
+        .device_updated()
+        .connect(move |(info, _)| sink.borrow_mut().push(info.clone()));
+    seen
+}
