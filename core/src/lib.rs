@@ -49,34 +49,22 @@
 //!   loop's thread.
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod abstract_socket;
-mod buffer;
-mod connection;
 mod event_loop;
-mod notifier;
+mod net;
 mod object;
-mod remote;
 mod signal;
-mod socket_server;
-mod socket_state;
 mod spy;
-mod stream;
-mod sys;
-mod tcp;
-mod timer;
-mod unix;
 
-pub use abstract_socket::{AbstractSocket, DrainCheck, WeakAbstractSocket};
-pub use connection::{Connection, ScopedConnection, SignalBlocker};
-pub use event_loop::{EventLoop, LoopHandle, WeakLoopHandle};
-pub use notifier::{Interest, Readiness, SocketNotifier};
+pub use event_loop::{
+    single_shot, EventLoop, Interest, LoopClosed, LoopHandle, LoopSender, Readiness, RemoteEmitter,
+    SocketNotifier, Timer, WeakLoopHandle,
+};
+pub use net::{
+    AbstractSocket, DrainCheck, SocketError, SocketKind, SocketServer, SocketState, TcpServer,
+    TcpSocket, UnixServer, UnixSocket, WeakAbstractSocket,
+};
 pub use object::ObjectBase;
-pub use remote::{LoopClosed, LoopSender, RemoteEmitter};
-pub use signal::Signal;
-pub use socket_server::SocketServer;
-pub use socket_state::{SocketError, SocketKind, SocketState};
+pub use signal::{
+    Connection, Lagged, NextEmission, ScopedConnection, Signal, SignalBlocker, SignalStream,
+};
 pub use spy::SignalSpy;
-pub use stream::{Lagged, NextEmission, SignalStream};
-pub use tcp::{TcpServer, TcpSocket};
-pub use timer::{single_shot, Timer};
-pub use unix::{UnixServer, UnixSocket};

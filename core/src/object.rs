@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use crate::Signal;
+use crate::signal::Signal;
 
 /// The part of `QObject` an object type embeds: the [`destroyed`](Self::destroyed) signal
 /// and an object name.

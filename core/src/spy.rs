@@ -6,8 +6,8 @@ use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::connection::ScopedConnection;
-use crate::{LoopHandle, Signal};
+use crate::event_loop::LoopHandle;
+use crate::signal::{ScopedConnection, Signal};
 
 /// Records a clone of every argument a signal is emitted with (Qt's `QSignalSpy`).
 ///

@@ -10,10 +10,19 @@ use std::time::{Duration, Instant};
 
 use calloop::ping::{make_ping, Ping};
 
-use crate::notifier::{AlwaysReady, NotifierInner, ReadyQueue};
-use crate::remote::Remote;
-use crate::timer::TimerQueue;
-use crate::{LoopSender, Signal};
+mod notifier;
+mod queued;
+mod remote;
+mod timer;
+
+pub use notifier::{Interest, Readiness, SocketNotifier};
+pub use remote::{LoopClosed, LoopSender, RemoteEmitter};
+pub use timer::{single_shot, Timer};
+
+use crate::signal::Signal;
+use notifier::{AlwaysReady, NotifierInner, ReadyQueue};
+use remote::Remote;
+use timer::TimerQueue;
 
 /// A unit of work run on the loop's thread.
 pub(crate) type Task = Box<dyn FnOnce()>;
@@ -83,7 +92,7 @@ pub(crate) struct LoopInner {
     depth: Cell<u32>,
     exit_code: Cell<Option<i32>>,
     /// Signals that other threads may emit into, by id, for [`crate::RemoteEmitter`].
-    pub(crate) registry: RefCell<crate::remote::Registry>,
+    pub(crate) registry: RefCell<remote::Registry>,
     /// A duplicate of the poller's epoll fd (same epoll instance), for embedding.
     poll_fd: OwnedFd,
 }

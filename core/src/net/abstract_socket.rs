@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
 
-use crate::buffer::{ByteWindow, PacketQueue};
+use super::buffer::{ByteWindow, PacketQueue};
 use crate::{
     single_shot, Interest, LoopHandle, Readiness, Signal, SocketError, SocketKind, SocketNotifier,
     SocketState, WeakLoopHandle,

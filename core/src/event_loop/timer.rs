@@ -16,8 +16,8 @@ use rustix::time::{
     Timespec,
 };
 
-use crate::event_loop::{LoopHandle, WeakLoopHandle};
-use crate::Signal;
+use super::{LoopHandle, WeakLoopHandle};
+use crate::signal::Signal;
 
 enum Action {
     /// A [`Timer`], valid while its generation matches (a restart bumps it).

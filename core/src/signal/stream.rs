@@ -11,8 +11,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 
-use crate::connection::ScopedConnection;
-use crate::signal::Signal;
+use super::{ScopedConnection, Signal};
 
 /// Emissions a [`SignalStream`] could not keep because its buffer was full: yielded in
 /// place of the values lost, before the next value that was kept (never silently).

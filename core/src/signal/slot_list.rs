@@ -1,4 +1,4 @@
-//! The crate's only `unsafe` code: [`SlotList`], a signal's slots and its emission;
+//! The slot list, and the crate's only `unsafe` code: [`SlotList`], a signal's slots and its emission;
 //! [`slot_cell`], a slot's closure and state and the list's entries; and [`rc_ref`], the
 //! counted reference a signal holds its slots and its shared state by.
 #![allow(unsafe_code)]
@@ -9,9 +9,7 @@ pub(crate) mod slot_cell;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 
-use slot_cell::{Entry, SlotCell, IDLE, MARKED, SILENCED};
-
-use crate::signal::SlotFn;
+use slot_cell::{Entry, SlotCell, SlotFn, IDLE, MARKED, SILENCED};
 
 /// A signal's slots, which an emission calls in order while they may be connected and
 /// disconnected from inside the calls, with no reference count or borrow flag touched

@@ -1,4 +1,8 @@
-//! [`Signal`]: a typed list of slots, emitted in connection order.
+//! The signal layer: [`Signal`] (a typed list of slots, emitted in connection order,
+//! in this file), its connections and guards ([`connection`]), the slot list that
+//! emission walks ([`slot_list`], the crate's only `unsafe` code), and emissions for
+//! `async` code ([`stream`]). Nothing here knows the event loop: queued and cross-thread
+//! connections are the loop's (`event_loop::queued`, `event_loop::remote`).
 
 use std::any::Any;
 use std::cell::Cell;
@@ -7,15 +11,18 @@ use std::num::NonZeroU64;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::connection::{Connection, ScopedConnection, SignalBlocker};
-use crate::event_loop::LoopHandle;
-use crate::remote::RemoteEmitter;
-use crate::sys::rc_ref::RcRef;
-use crate::sys::slot_cell::{Entry, Spare};
-use crate::sys::SlotList;
+mod connection;
+mod slot_list;
+mod stream;
 
-/// A boxed slot.
-pub(crate) type SlotFn<T> = Box<dyn FnMut(&T)>;
+pub(crate) use connection::SignalControl;
+pub use connection::{Connection, ScopedConnection, SignalBlocker};
+pub(crate) use slot_list::slot_cell::SlotFn;
+pub use stream::{Lagged, NextEmission, SignalStream};
+
+use slot_list::rc_ref::RcRef;
+use slot_list::slot_cell::{Entry, Spare};
+use slot_list::SlotList;
 
 /// Connection ids come from one process-wide counter, so a [`Connection`] taken from one
 /// signal never matches a slot of another, on any thread.
@@ -27,7 +34,7 @@ fn next_id() -> NonZeroU64 {
 }
 
 /// What a signal knows about one connected slot, besides its closure (which the slot's
-/// cell in [`sys`](crate::sys) owns). Disconnecting a slot silences it: an emission in
+/// cell in [`slot_list`] owns). Disconnecting a slot silences it: an emission in
 /// progress that reaches it later calls nothing, and the user's closure is dropped at
 /// once, or, if it was disconnected while running, when the outermost emission in
 /// progress ends.
@@ -213,45 +220,7 @@ impl<T: 'static> Signal<T> {
         )
     }
 
-    /// Connects `slot` as a queued connection (Qt's `Qt::QueuedConnection`): each emission
-    /// clones its argument and the slot runs with that clone on a later iteration of the
-    /// loop behind `handle`, after the emitter has returned.
-    ///
-    /// Disconnecting also cancels deliveries already queued and not yet run. If the loop is
-    /// gone when the signal is emitted, the emission is dropped with a `log` warning.
-    pub fn connect_queued<F>(&self, handle: &LoopHandle, slot: F) -> Connection
-    where
-        T: Clone,
-        F: FnMut(&T) + 'static,
-    {
-        let target = Rc::new(QueuedTarget {
-            func: Cell::new(Some(Box::new(slot) as SlotFn<T>)),
-            connected: Cell::new(true),
-        });
-        let hook = QueuedHook(target);
-        let lp = handle.downgrade();
-        self.insert(
-            Box::new(move |args: &T| {
-                let target = Rc::clone(&hook.0);
-                let args = args.clone();
-                if !lp.post(move || target.deliver(&args)) {
-                    log::warn!("queued emission dropped: its event loop is gone");
-                }
-            }),
-            None,
-        )
-    }
-
-    /// A `Send` handle through which any thread can emit this signal on `handle`'s
-    /// thread. See [`RemoteEmitter`].
-    pub fn remote_emitter(&self, handle: &LoopHandle) -> RemoteEmitter<T>
-    where
-        T: Send,
-    {
-        RemoteEmitter::register(self, handle)
-    }
-
-    fn insert(&self, func: SlotFn<T>, receiver: Option<Weak<dyn Any>>) -> Connection {
+    pub(crate) fn insert(&self, func: SlotFn<T>, receiver: Option<Weak<dyn Any>>) -> Connection {
         let id = next_id();
         let data = SlotData { id, receiver };
         let entry = match self.shared.spare.take() {
@@ -375,12 +344,6 @@ impl<T> Shared<T> {
     }
 }
 
-/// What guards need from a signal without knowing its argument type.
-pub(crate) trait SignalControl {
-    fn disconnect_id(&self, id: NonZeroU64) -> bool;
-    fn set_blocked(&self, blocked: bool);
-}
-
 impl<T: 'static> SignalControl for Shared<T> {
     fn disconnect_id(&self, id: NonZeroU64) -> bool {
         self.remove(id)
@@ -388,47 +351,6 @@ impl<T: 'static> SignalControl for Shared<T> {
 
     fn set_blocked(&self, blocked: bool) {
         self.blocked.set(blocked);
-    }
-}
-
-/// The receiving end of a queued connection, shared with deliveries not yet run.
-struct QueuedTarget<T> {
-    func: Cell<Option<SlotFn<T>>>,
-    connected: Cell<bool>,
-}
-
-impl<T> QueuedTarget<T> {
-    fn deliver(&self, args: &T) {
-        if !self.connected.get() {
-            return;
-        }
-        let Some(func) = self.func.take() else {
-            return;
-        };
-        struct PutBack<'a, T>(&'a QueuedTarget<T>, Option<SlotFn<T>>);
-        impl<T> Drop for PutBack<'_, T> {
-            fn drop(&mut self) {
-                if let Some(f) = self.1.take() {
-                    if self.0.connected.get() {
-                        self.0.func.set(Some(f));
-                    }
-                }
-            }
-        }
-        let mut running = PutBack(self, Some(func));
-        if let Some(f) = running.1.as_mut() {
-            f(args);
-        }
-    }
-}
-
-/// Owned by the signal's slot closure: dropping it (on disconnect) cancels deliveries.
-struct QueuedHook<T>(Rc<QueuedTarget<T>>);
-
-impl<T> Drop for QueuedHook<T> {
-    fn drop(&mut self) {
-        self.0.connected.set(false);
-        drop(self.0.func.take());
     }
 }
 

@@ -10,9 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use calloop::ping::Ping;
 
-use crate::event_loop::LoopHandle;
-use crate::signal::Shared;
-use crate::Signal;
+use super::LoopHandle;
+use crate::signal::{Shared, Signal};
 
 /// A closure posted from another thread; it gets the loop's handle when it runs.
 pub(crate) struct RemoteTask(Box<dyn FnOnce(&LoopHandle) + Send>);
@@ -225,6 +224,17 @@ impl<T: Send + 'static> Clone for RemoteEmitter<T> {
             sender: self.sender.clone(),
             _arg: PhantomData,
         }
+    }
+}
+
+impl<T: 'static> Signal<T> {
+    /// A `Send` handle through which any thread can emit this signal on `handle`'s
+    /// thread. See [`RemoteEmitter`].
+    pub fn remote_emitter(&self, handle: &LoopHandle) -> RemoteEmitter<T>
+    where
+        T: Send,
+    {
+        RemoteEmitter::register(self, handle)
     }
 }
 

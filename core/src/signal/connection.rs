@@ -4,8 +4,6 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::rc::Weak;
 
-use crate::signal::SignalControl;
-
 /// Identifies one slot connected to one signal (Qt's `QMetaObject::Connection`).
 ///
 /// A small `Copy` token: ids are never reused, so disconnecting twice, disconnecting with
@@ -134,4 +132,10 @@ impl fmt::Debug for SignalBlocker {
             .field("previous", &self.previous)
             .finish()
     }
+}
+
+/// What guards need from a signal without knowing its argument type.
+pub(crate) trait SignalControl {
+    fn disconnect_id(&self, id: NonZeroU64) -> bool;
+    fn set_blocked(&self, blocked: bool);
 }

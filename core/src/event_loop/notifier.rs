@@ -9,8 +9,8 @@ use std::rc::{Rc, Weak};
 use calloop::generic::Generic;
 use calloop::{Dispatcher, Mode, PostAction, RegistrationToken};
 
-use crate::event_loop::{LoopHandle, WeakLoopHandle, WorkQueue};
-use crate::Signal;
+use super::{LoopHandle, WeakLoopHandle, WorkQueue};
+use crate::signal::Signal;
 
 /// Which readiness a [`SocketNotifier`] watches (Qt's `QSocketNotifier::Type`; one
 /// notifier may watch both, as one fd can be registered with the poller only once).

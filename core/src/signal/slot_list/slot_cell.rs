@@ -6,9 +6,10 @@
 use std::cell::Cell;
 use std::ptr::NonNull;
 
-use crate::signal::SlotFn;
-
 use super::rc_ref::RcRef;
+
+/// A boxed slot: the user's closure as a signal stores it.
+pub(crate) type SlotFn<T> = Box<dyn FnMut(&T)>;
 
 /// Neither marked nor silenced: an emission may call the closure.
 pub(super) const IDLE: u32 = 0;
