@@ -22,9 +22,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{raw, BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol};
 use sigloop_core::EventLoop;
+use sigloop_testbed::Testbed;
 
 const BULK: usize = 512 * 1024;
 const MSG: usize = 16;

@@ -19,9 +19,9 @@ use sigloop_bluetooth::low_energy::{
     ControllerState, LowEnergyCharacteristicData, LowEnergyController, LowEnergyServiceData,
     PropertyTypes, RemoteAddressType,
 };
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::BluetoothAddress;
 use sigloop_core::{EventLoop, LoopHandle};
+use sigloop_testbed::Testbed;
 use uuid::Uuid;
 
 #[path = "../tests/util/le.rs"]

@@ -13,8 +13,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use rustix::net::sockopt;
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{raw, BluetoothAddress, Protocol};
+use sigloop_testbed::Testbed;
 
 const CHANNEL: u16 = 21;
 const CONNECTS: usize = 5;

@@ -28,9 +28,9 @@ use bluer::gatt::local::{
 use sigloop_bluetooth::low_energy::{
     DiscoveryMode, LowEnergyController, RemoteAddressType, ServiceState,
 };
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{raw, BluetoothAddress, BluetoothSocket, Protocol};
 use sigloop_core::{EventLoop, LoopHandle};
+use sigloop_testbed::Testbed;
 use uuid::Uuid;
 
 #[path = "../tests/util/le.rs"]

@@ -2,8 +2,7 @@
 //!
 //! [`BluetoothSocket`] and [`BluetoothServer`] are Qt's `QBluetoothSocket` and
 //! `QBluetoothServer` over non-blocking AF_BLUETOOTH sockets (RFCOMM and L2CAP), driven by
-//! the core's socket machinery ([`sigloop_core::AbstractSocket`]); [`testbed`] helps tests
-//! that run on the project's BlueZ test bed.
+//! the core's socket machinery ([`sigloop_core::AbstractSocket`]).
 //!
 //! ```
 //! use sigloop_bluetooth::{BluetoothAddress, Protocol};
@@ -32,11 +31,7 @@ mod service_discovery;
 mod service_info;
 mod socket;
 mod sys;
-pub mod testbed;
 pub mod uuids;
-
-#[cfg(test)]
-mod testbed_smoke;
 
 pub use address::{AddressParseError, BluetoothAddress};
 pub use device_discovery::{

@@ -7,7 +7,9 @@
 //! close-on-exec. Addresses are given and returned as written (most significant byte
 //! first); the byte order the kernel uses is handled here.
 
-pub use crate::sys::{adapters, bind, connect, local_name, peer_name, socket, Adapter};
+pub use crate::sys::{
+    adapters, bind, connect, local_name, peer_name, set_security_level, socket, Adapter,
+};
 
 use std::io;
 use std::os::fd::BorrowedFd;

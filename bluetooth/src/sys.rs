@@ -257,8 +257,12 @@ pub(crate) fn security_level(fd: BorrowedFd<'_>) -> io::Result<u8> {
     getsockopt::<BtSecurity>(fd, SOL_BLUETOOTH, BT_SECURITY).map(|s| s.level)
 }
 
-/// Sets the `BT_SECURITY` level.
-pub(crate) fn set_security_level(fd: BorrowedFd<'_>, level: u8) -> io::Result<()> {
+/// Sets the socket's `BT_SECURITY` level (`BT_SECURITY_LOW` 1, `MEDIUM` 2, `HIGH` 3,
+/// `FIPS` 4); a connect then asks the link for it.
+///
+/// # Errors
+/// The OS error (`EINVAL` for a level the kernel does not know).
+pub fn set_security_level(fd: BorrowedFd<'_>, level: u8) -> io::Result<()> {
     setsockopt(
         fd,
         SOL_BLUETOOTH,

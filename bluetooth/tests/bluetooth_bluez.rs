@@ -8,13 +8,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sigloop_bluetooth::bluez::{BluezError, CALL_TIMEOUT};
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{
     BluetoothServer, DeviceDiscoveryAgent, HostMode, LocalDevice, Protocol, ServerError,
     ServiceDiscoveryAgent,
 };
 use sigloop_core::{EventLoop, SignalSpy};
-use util::{collect, connected_pair, fresh_uuid, LONG};
+use sigloop_testbed::collect;
+use sigloop_testbed::Testbed;
+use util::{connected_pair, fresh_uuid, LONG};
 
 #[test]
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]

@@ -8,13 +8,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use sigloop_bluetooth::sdp::{DataElement, SearchError, ServiceSearch};
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::uuids::{service_class, Uuid};
 use sigloop_bluetooth::{
     BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol, ServiceInfo,
 };
 use sigloop_core::{EventLoop, LoopHandle, SocketError, SocketState};
-use util::{collect, fresh_uuid, record, LONG};
+use sigloop_testbed::Testbed;
+use sigloop_testbed::{collect, record};
+use util::{fresh_uuid, LONG};
 
 fn search(
     h: &LoopHandle,
@@ -111,7 +112,7 @@ fn sdp_browse_finds_a_published_record_with_every_attribute() {
 /// runs SDP on an unencrypted link, and the connect right after it starts encryption; a
 /// server still reading the new key's size then refuses it (EACCES on L2CAP,
 /// ECONNREFUSED on RFCOMM). Seen here once in five runs without the held link.
-fn hold_from_server(bed: &Testbed) -> sigloop_bluetooth::testbed::HeldLink {
+fn hold_from_server(bed: &Testbed) -> sigloop_testbed::HeldLink {
     bed.hold_link_from(bed.address(0), bed.address(1))
         .expect("hold a link hci0 -> hci1")
 }

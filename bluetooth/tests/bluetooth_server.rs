@@ -6,12 +6,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{
     valid_port, BluetoothAddress, BluetoothServer, BluetoothSocket, Protocol, ServerError,
 };
 use sigloop_core::{EventLoop, SignalSpy, SocketState};
-use util::{collect, pattern, send, LONG};
+use sigloop_testbed::Testbed;
+use sigloop_testbed::{collect, pattern, send};
+use util::LONG;
 
 #[test]
 #[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]

@@ -5,10 +5,11 @@ mod util;
 
 use std::time::{Duration, Instant};
 
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{BluetoothAddress, BluetoothSocket, L2capMode, Protocol, SecurityFlags};
 use sigloop_core::{EventLoop, SignalSpy, SocketError, SocketState};
-use util::{checksum, collect, connected_pair_in_mode, pattern, record, send, LONG};
+use sigloop_testbed::Testbed;
+use sigloop_testbed::{checksum, collect, pattern, record, send};
+use util::{connected_pair_in_mode, LONG};
 
 const BED: &str = "needs the BlueZ test bed: run scripts/test-bluetooth";
 /// (server, client) controllers.

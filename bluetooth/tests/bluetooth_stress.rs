@@ -10,10 +10,11 @@ use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{BluetoothServer, BluetoothSocket, Protocol};
 use sigloop_core::{EventLoop, SocketError, SocketState};
-use util::{collect, record, LONG};
+use sigloop_testbed::Testbed;
+use sigloop_testbed::{collect, record};
+use util::LONG;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -164,7 +165,7 @@ fn controller_powered_off(protocol: Protocol, port: u16) {
         let (client, server, _keep) = util::connected_pair(&h, &bed, protocol, port, (0, 1));
         let (client_log, server_log) = (record(&client), record(&server));
         let _drain = (collect(&client), collect(&server));
-        util::send(&client, &util::pattern(64 * 1024, 8));
+        sigloop_testbed::send(&client, &sigloop_testbed::pattern(64 * 1024, 8));
         mgmt(&["--index", "1", "power", "off"]);
         let s = server.clone();
         let c = client.clone();

@@ -9,10 +9,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use sigloop_bluetooth::low_energy::RemoteAddressType;
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{BluetoothAddress, BluetoothServer, BluetoothSocket, L2capMode, Protocol};
 use sigloop_core::{EventLoop, LoopHandle, SocketError, SocketState, Timer};
-use util::{checksum, collect, pattern, send, LONG};
+use sigloop_testbed::Testbed;
+use sigloop_testbed::{checksum, collect, pattern, send};
+use util::LONG;
 
 /// Packets received, by client index.
 type Echoes = Vec<(usize, Vec<u8>)>;

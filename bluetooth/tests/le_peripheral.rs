@@ -12,12 +12,12 @@ use sigloop_bluetooth::low_energy::{
     LowEnergyServiceData, PeripheralError, PropertyTypes, RemoteAddressType, ServiceError,
     ServiceState, WriteMode, CLIENT_CHARACTERISTIC_CONFIGURATION,
 };
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::uuids::uuid16;
 use sigloop_bluetooth::{
     CoreConfigurations, DeviceDiscoveryAgent, DeviceInfo, DiscoveryMethods, LowEnergyService,
 };
 use sigloop_core::{EventLoop, LoopHandle, SignalSpy};
+use sigloop_testbed::Testbed;
 use util::LONG;
 use uuid::Uuid;
 

@@ -17,12 +17,12 @@ use sigloop_bluetooth::low_energy::{
     RemoteAddressType, RequestError, ServiceError, ServiceState, WriteMode,
     CLIENT_CHARACTERISTIC_CONFIGURATION,
 };
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::{
     BluetoothAddress, CoreConfigurations, DeviceDiscoveryAgent, DeviceInfo, DiscoveryMethods,
     UnsupportedDiscoveryMethod,
 };
 use sigloop_core::{EventLoop, LoopHandle, SignalSpy};
+use sigloop_testbed::Testbed;
 use util::LONG;
 use uuid::Uuid;
 

@@ -18,11 +18,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rustix::net::sockopt;
-use sigloop_bluetooth::testbed::{FailTogether, HeldLink, Testbed};
 use sigloop_bluetooth::uuids::Uuid;
 use sigloop_bluetooth::{raw, BluetoothServer, BluetoothSocket, Protocol};
 use sigloop_core::{EventLoop, LoopHandle, SocketError, SocketState};
-use util::{checksum, collect, pattern, send, LONG};
+use sigloop_testbed::{checksum, collect, pattern, send};
+use sigloop_testbed::{FailTogether, HeldLink, Testbed};
+use util::LONG;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const BULK: usize = 64 * 1024;

@@ -10,7 +10,8 @@ use sigloop_core::{
     AbstractSocket, EventLoop, SignalSpy, SocketError, SocketKind, SocketState, TcpServer,
     TcpSocket, UnixServer, UnixSocket,
 };
-use util::{record, socket_path, LONG};
+use sigloop_testbed::record;
+use util::{socket_path, LONG};
 
 #[test]
 fn new_connection_once_per_client_and_sockets_come_connected() {

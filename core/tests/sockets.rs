@@ -8,7 +8,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use sigloop_core::{AbstractSocket, EventLoop, SignalSpy, SocketError, SocketKind, SocketState};
-use util::{checksum, pair, pattern, record, Transport, LONG};
+use sigloop_testbed::{checksum, pattern, record};
+use util::{pair, Transport, LONG};
 
 /// Sends `data` as packets of at most 60 000 bytes on packet sockets, in one write on
 /// stream sockets.

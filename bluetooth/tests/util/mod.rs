@@ -3,15 +3,12 @@
 
 pub mod le;
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use sigloop_bluetooth::testbed::Testbed;
 use sigloop_bluetooth::uuids::Uuid;
 use sigloop_bluetooth::{BluetoothServer, BluetoothSocket, L2capMode, Protocol};
-use sigloop_core::{AbstractSocket, LoopHandle, SocketState};
-
+use sigloop_core::{LoopHandle, SocketState};
+use sigloop_testbed::Testbed;
 pub const LONG: Duration = Duration::from_secs(30);
 
 /// A server on `hci{server}` listening on `port`, a client on `hci{client}` connected to
@@ -65,70 +62,6 @@ pub fn connected_pair_in_mode(
         client.error_string()
     );
     (client, accepted.expect("server never accepted"), server)
-}
-
-/// FNV-1a, 64 bits.
-pub fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-/// Sends `data` in writes of at most the socket's write chunk (one packet each on L2CAP).
-pub fn send(s: &AbstractSocket, data: &[u8]) {
-    for piece in data.chunks(s.max_write_chunk()) {
-        assert_eq!(s.write(piece), Ok(piece.len()));
-    }
-}
-
-/// Collects everything `s` receives.
-pub fn collect(s: &AbstractSocket) -> Rc<RefCell<Vec<u8>>> {
-    let got = Rc::new(RefCell::new(Vec::new()));
-    let (g, w) = (got.clone(), s.downgrade());
-    s.ready_read().connect(move |()| {
-        if let Some(s) = w.upgrade() {
-            g.borrow_mut().extend(s.read_all());
-        }
-    });
-    got
-}
-
-/// Records a socket's signals in emission order.
-pub fn record(socket: &AbstractSocket) -> Rc<RefCell<Vec<String>>> {
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let l = log.clone();
-    socket
-        .state_changed()
-        .connect(move |s| l.borrow_mut().push(format!("state:{s:?}")));
-    let l = log.clone();
-    socket
-        .connected()
-        .connect(move |()| l.borrow_mut().push("connected".into()));
-    let l = log.clone();
-    socket
-        .disconnected()
-        .connect(move |()| l.borrow_mut().push("disconnected".into()));
-    let l = log.clone();
-    socket
-        .read_channel_finished()
-        .connect(move |()| l.borrow_mut().push("read_channel_finished".into()));
-    let l = log.clone();
-    socket
-        .error_occurred()
-        .connect(move |e| l.borrow_mut().push(format!("error:{e:?}")));
-    log
 }
 
 /// A UUID of this test run's own, so no record left by another test can match.

@@ -1,10 +1,8 @@
-//! Shared helpers for the socket tests: connected pairs on each transport, a checksum,
-//! and a recorder of signal emissions in order.
+//! Shared helpers for the socket tests: connected pairs on each transport; the checksum,
+//! pattern and signal recorder shared with the Bluetooth tests come from sigloop-testbed.
 #![allow(dead_code)]
 
-use std::cell::RefCell;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -94,49 +92,4 @@ pub fn pair(h: &LoopHandle, t: Transport) -> (AbstractSocket, AbstractSocket, Se
         "client never connected"
     );
     (client, other.expect("server never accepted"), server)
-}
-
-/// FNV-1a, 64 bits.
-pub fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-/// Records the names of a socket's signals in emission order.
-pub fn record(socket: &AbstractSocket) -> Rc<RefCell<Vec<String>>> {
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let l = log.clone();
-    socket
-        .state_changed()
-        .connect(move |s| l.borrow_mut().push(format!("state:{s:?}")));
-    let l = log.clone();
-    socket
-        .connected()
-        .connect(move |()| l.borrow_mut().push("connected".into()));
-    let l = log.clone();
-    socket
-        .disconnected()
-        .connect(move |()| l.borrow_mut().push("disconnected".into()));
-    let l = log.clone();
-    socket
-        .read_channel_finished()
-        .connect(move |()| l.borrow_mut().push("read_channel_finished".into()));
-    let l = log.clone();
-    socket
-        .error_occurred()
-        .connect(move |e| l.borrow_mut().push(format!("error:{e:?}")));
-    log
 }

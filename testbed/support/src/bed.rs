@@ -1,5 +1,4 @@
-//! Helpers for tests that run on the project's BlueZ test bed (`testbed/run`), for this
-//! crate's tests and for yours.
+//! The project's BlueZ test bed (`testbed/run`) as its tests see it.
 //!
 //! The test bed exports `TESTBED=1` and the controllers' addresses as `TESTBED_ADDR0`,
 //! `TESTBED_ADDR1`, …; [`Testbed::from_env`] reads them. Mark tests that need it
@@ -17,7 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{sys, BluetoothAddress, Protocol};
+use sigloop_bluetooth::{raw, BluetoothAddress, Protocol};
 
 /// How long a host waits for the others at a barrier.
 const BARRIER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -165,10 +164,10 @@ impl Testbed {
         local: BluetoothAddress,
         peer: BluetoothAddress,
     ) -> std::io::Result<HeldLink> {
-        let fd = sys::socket(Protocol::L2cap, false)?;
-        sys::bind(fd.as_fd(), Protocol::L2cap, local, 0)?;
-        sys::set_security_level(fd.as_fd(), 2)?;
-        sys::connect(fd.as_fd(), Protocol::L2cap, peer, 1)?;
+        let fd = raw::socket(Protocol::L2cap, false)?;
+        raw::bind(fd.as_fd(), Protocol::L2cap, local, 0)?;
+        raw::set_security_level(fd.as_fd(), 2)?;
+        raw::connect(fd.as_fd(), Protocol::L2cap, peer, 1)?;
         Ok(HeldLink { _fd: fd })
     }
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use rustix::net::sockopt::{set_socket_timeout, Timeout};
 
-use crate::testbed::Testbed;
-use crate::{sys, Protocol};
+use sigloop_bluetooth::{raw, Protocol};
+use sigloop_testbed::Testbed;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -39,27 +39,27 @@ fn read_exact(fd: &OwnedFd, out: &mut [u8]) {
 /// returns (server side of the connection, client).
 fn connect_pair(bed: &Testbed, protocol: Protocol, port: u16) -> (OwnedFd, OwnedFd) {
     let (addr0, addr1) = (bed.address(0), bed.address(1));
-    let listener = sys::socket(protocol, false).expect("socket");
-    sys::bind(listener.as_fd(), protocol, addr0, port).expect("bind server");
+    let listener = raw::socket(protocol, false).expect("socket");
+    raw::bind(listener.as_fd(), protocol, addr0, port).expect("bind server");
     rustix::net::listen(&listener, 1).expect("listen");
     timeouts(&listener).expect("timeouts");
     assert_eq!(
-        sys::local_name(listener.as_fd(), protocol).unwrap(),
+        raw::local_name(listener.as_fd(), protocol).unwrap(),
         (addr0, port)
     );
 
-    let client = sys::socket(protocol, false).expect("socket");
-    sys::bind(client.as_fd(), protocol, addr1, 0).expect("bind client to hci1");
+    let client = raw::socket(protocol, false).expect("socket");
+    raw::bind(client.as_fd(), protocol, addr1, 0).expect("bind client to hci1");
     timeouts(&client).expect("timeouts");
-    sys::connect(client.as_fd(), protocol, addr0, port).expect("connect");
+    raw::connect(client.as_fd(), protocol, addr0, port).expect("connect");
     assert_eq!(
-        sys::peer_name(client.as_fd(), protocol).unwrap(),
+        raw::peer_name(client.as_fd(), protocol).unwrap(),
         (addr0, port)
     );
-    assert_eq!(sys::local_name(client.as_fd(), protocol).unwrap().0, addr1);
+    assert_eq!(raw::local_name(client.as_fd(), protocol).unwrap().0, addr1);
 
     let conn = rustix::net::accept(&listener).expect("accept");
-    assert_eq!(sys::peer_name(conn.as_fd(), protocol).unwrap().0, addr1);
+    assert_eq!(raw::peer_name(conn.as_fd(), protocol).unwrap().0, addr1);
     timeouts(&conn).expect("timeouts");
     (conn, client)
 }
