@@ -27,7 +27,7 @@ fn main() -> std::io::Result<()> {
         event_loop.as_fd().as_raw_fd(),
         IOCondition::IN,
         move |_, _| {
-            if let Err(e) = el.process_events(Some(Duration::ZERO)) {
+            if let Err(e) = el.process_events(Duration::ZERO) {
                 eprintln!("error: sigloop: {e}");
                 std::process::exit(1);
             }

@@ -92,7 +92,7 @@ fn main() -> std::io::Result<()> {
         });
     thermostat.set_temperature(24);
     println!("  (emitted 24; the queued slot has not run yet)");
-    event_loop.process_events(Some(Duration::ZERO))?;
+    event_loop.process_events(Duration::ZERO)?;
 
     println!("a worker thread emits into the loop:");
     let emitter = Signal::<i32>::new();

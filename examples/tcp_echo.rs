@@ -172,7 +172,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _client = client(&h, server.server_address().unwrap(), lines);
             // Let the server print the leave before exiting.
             let code = event_loop.run()?;
-            event_loop.process_events(Some(Duration::from_millis(50)))?;
+            event_loop.process_events(Duration::from_millis(50))?;
             code
         }
         Some(other) => return Err(format!("unknown flag {other}; see the file's header").into()),

@@ -390,12 +390,12 @@ fn main() {
         warm.0.state() == sigloop_bluetooth::low_energy::ControllerState::Unconnected
     });
     drop(warm);
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     let before = LIVE.load(Ordering::Relaxed);
     let (c, s) = connect_discovered(&h, &bed);
     // Let the helper thread's share of the work settle.
     std::thread::sleep(Duration::from_millis(200));
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     let held = LIVE.load(Ordering::Relaxed) - before;
     println!("controller_heap_bytes {held}");
 

@@ -95,7 +95,7 @@ fn max_pending_connections_is_enforced_and_nothing_is_lost() {
         })
         .collect();
     assert!(spy.wait_for_count(&h, 1, LONG).unwrap());
-    el.process_events(Some(Duration::from_millis(300))).unwrap();
+    el.process_events(Duration::from_millis(300)).unwrap();
     assert_eq!(spy.count(), 1, "one accepted while none is taken");
     // Beyond the pending queue, connections wait in the kernel's backlog or the kernel
     // refuses them (L2CAP does, when its backlog is full): none is accepted and lost.
@@ -113,9 +113,9 @@ fn max_pending_connections_is_enforced_and_nothing_is_lost() {
         if (settled && !server.has_pending_connections()) || Instant::now() > deadline {
             break;
         }
-        el.process_events(Some(Duration::from_millis(20))).unwrap();
+        el.process_events(Duration::from_millis(20)).unwrap();
     }
-    el.process_events(Some(Duration::from_millis(200))).unwrap();
+    el.process_events(Duration::from_millis(200)).unwrap();
     while let Some(s) = server.next_pending_connection() {
         taken.push(s);
     }

@@ -479,7 +479,7 @@ fn le_calls_in_the_wrong_state_and_bad_values_are_refused() {
     ));
     // Nothing of that reached the peripheral.
     std::thread::sleep(Duration::from_millis(300));
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert!(p.writes.lock().unwrap().is_empty());
     assert!(!s.notifications_enabled(&notify));
 
@@ -710,7 +710,7 @@ fn le_peripheral_killed_mid_read_is_an_error_not_a_hang() {
     s.read_characteristic(&slow).unwrap();
     // The read hangs at the peripheral; then its program goes away.
     std::thread::sleep(Duration::from_millis(500));
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     let started = Instant::now();
     drop(p);
     assert!(

@@ -44,7 +44,7 @@ fn posted_closures_run_in_order_on_a_later_iteration() {
         seen.borrow().is_empty(),
         "post must not run anything at once"
     );
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(*seen.borrow(), [0, 1, 2]);
 }
 
@@ -60,9 +60,9 @@ fn a_self_reposting_closure_does_not_starve_the_iteration() {
     }
     let (h2, c) = (h.clone(), count.clone());
     h.post(move || again(h2, c));
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(count.get(), 1);
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(count.get(), 2);
 }
 
@@ -126,7 +126,7 @@ fn delete_later_drops_after_the_current_slot() {
     let dropped = Rc::new(Cell::new(false));
     h.delete_later(Flag(dropped.clone()));
     assert!(!dropped.get());
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert!(dropped.get());
 }
 
@@ -141,7 +141,7 @@ fn queued_connection_delivers_a_clone_later() {
     sig.emit(&"one".to_string());
     sig.emit(&"two".to_string());
     assert!(seen.borrow().is_empty());
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(*seen.borrow(), ["one", "two"]);
 }
 
@@ -155,7 +155,7 @@ fn disconnecting_a_queued_connection_cancels_pending_deliveries() {
     let c = sig.connect_queued(&h, move |_| hh.set(hh.get() + 1));
     sig.emit(&1);
     assert!(sig.disconnect(c));
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(hits.get(), 0);
 }
 
@@ -203,7 +203,7 @@ fn remote_emission_into_a_dropped_signal_is_discarded() {
     let emitter = sig.remote_emitter(&el.handle());
     drop(sig);
     emitter.emit(1).unwrap();
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn embedded_loop_fd_turns_readable_when_a_timer_is_due() {
     let spy = SignalSpy::new(timer.timeout());
     timer.start(Duration::from_millis(30));
     // Flush the start-up wake-ups (nothing is due yet).
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(spy.count(), 0);
     let deadline = Instant::now() + LONG;
     while spy.count() == 0 && Instant::now() < deadline {
@@ -245,7 +245,7 @@ fn embedded_loop_fd_turns_readable_when_a_timer_is_due() {
             n, 1,
             "the outer poll timed out: the timer never woke the fd"
         );
-        el.process_events(Some(Duration::ZERO)).unwrap();
+        el.process_events(Duration::ZERO).unwrap();
     }
     assert_eq!(spy.count(), 1);
     let _ = el.as_fd();
@@ -254,7 +254,7 @@ fn embedded_loop_fd_turns_readable_when_a_timer_is_due() {
 #[test]
 fn embedded_loop_fd_turns_readable_when_work_is_posted() {
     let el = EventLoop::new().unwrap();
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     el.handle().post(move || r.set(true));
@@ -268,7 +268,7 @@ fn embedded_loop_fd_turns_readable_when_work_is_posted() {
     )
     .unwrap();
     assert_eq!(n, 1);
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert!(ran.get());
 }
 
@@ -286,10 +286,10 @@ fn work_posted_by_a_notifier_slot_wakes_an_embedding_loop() {
         let r = r.clone();
         h2.post(move || r.set(r.get() + 1));
     });
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     rustix::io::write(&writer, b"x").unwrap();
     // The notifier's slot runs and posts; the posted closure has not run yet.
-    el.process_events(Some(LONG)).unwrap();
+    el.process_events(LONG).unwrap();
     assert_eq!(ran.get(), 0);
     notifier.set_enabled(false).unwrap();
     let mut fds = [PollFd::new(&el, PollFlags::IN)];
@@ -302,7 +302,7 @@ fn work_posted_by_a_notifier_slot_wakes_an_embedding_loop() {
     )
     .unwrap();
     assert_eq!(n, 1, "work is left, but the loop's fd is not readable");
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(ran.get(), 1);
 }
 
@@ -312,16 +312,34 @@ fn work_posted_by_a_notifier_slot_wakes_an_embedding_loop() {
 fn process_events_returns_after_running_posted_work() {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     h.post(move || r.set(true));
     let start = Instant::now();
-    el.process_events(Some(LONG)).unwrap();
+    el.process_events(LONG).unwrap();
     assert!(ran.get());
     assert!(
         start.elapsed() < LONG / 2,
         "waited {:?} after the work was done",
         start.elapsed()
     );
+}
+
+/// `Duration::MAX` waits with no timeout at all: the call returns when something
+/// happens (here a timer), not at an overflowed deadline.
+#[test]
+fn process_events_with_duration_max_waits_for_an_event() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    el.process_events(Duration::ZERO).unwrap();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    single_shot(&h, Duration::from_millis(30), move || f.set(true));
+    let start = Instant::now();
+    while !fired.get() {
+        el.process_events(Duration::MAX).unwrap();
+        assert!(start.elapsed() < LONG, "the timer never fired");
+    }
+    assert!(start.elapsed() >= Duration::from_millis(30));
 }

@@ -28,7 +28,7 @@ fn readable_fd_activates_until_drained() {
     let n = SocketNotifier::new(&h, a.clone(), Interest::READ).unwrap();
     assert_eq!(n.interest(), Interest::READ);
     let spy = SignalSpy::new(n.activated());
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(spy.count(), 0, "nothing to read yet");
     b.write_all(b"hi").unwrap();
     assert!(spy.wait(&h, LONG).unwrap());
@@ -38,7 +38,7 @@ fn readable_fd_activates_until_drained() {
     let mut buf = [0u8; 8];
     assert_eq!((&*a).read(&mut buf).unwrap(), 2);
     spy.take();
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(spy.count(), 0, "drained fd must go quiet");
 }
 
@@ -52,7 +52,7 @@ fn disabled_notifier_stays_quiet_and_resumes() {
     n.set_enabled(false).unwrap();
     assert!(!n.is_enabled());
     b.write_all(b"x").unwrap();
-    el.process_events(Some(Duration::from_millis(30))).unwrap();
+    el.process_events(Duration::from_millis(30)).unwrap();
     assert_eq!(spy.count(), 0);
     n.set_enabled(true).unwrap();
     assert!(spy.wait(&h, LONG).unwrap());
@@ -65,7 +65,7 @@ fn interest_can_change_in_place() {
     let (a, _b) = pair();
     let n = SocketNotifier::new(&h, a, Interest::NONE).unwrap();
     let spy = SignalSpy::new(n.activated());
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(spy.count(), 0);
     n.set_interest(Interest::WRITE).unwrap();
     assert!(spy.wait(&h, LONG).unwrap());
@@ -103,7 +103,7 @@ fn nested_loop_in_a_slot_does_not_reenter_or_spin() {
         c.set(c.get() + 1);
         // A nested loop while the fd is still readable: it must not report it again.
         for _ in 0..5 {
-            h2.process_events(Some(Duration::from_millis(5))).unwrap();
+            h2.process_events(Duration::from_millis(5)).unwrap();
         }
         let mut buf = [0u8; 8];
         let _ = (&*a2).read(&mut buf);
@@ -129,7 +129,7 @@ fn dropped_notifier_emits_nothing() {
     n.activated().connect(move |_| hh.set(hh.get() + 1));
     b.write_all(b"x").unwrap();
     drop(n);
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(hits.get(), 0);
 }
 
@@ -158,7 +158,7 @@ fn regular_file_is_always_ready_while_enabled() {
     for i in 1..=5 {
         // Nothing is read: it stays ready, without the loop waiting out the timeout.
         let t = Instant::now();
-        el.process_events(Some(LONG)).unwrap();
+        el.process_events(LONG).unwrap();
         assert!(
             t.elapsed() < LONG / 2,
             "the loop waited on an always-ready fd"
@@ -175,10 +175,10 @@ fn regular_file_is_always_ready_while_enabled() {
     );
     n.set_enabled(false).unwrap();
     // The wake-up left for an embedding loop by the last iteration.
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     spy.take();
     let t = Instant::now();
-    el.process_events(Some(Duration::from_millis(30))).unwrap();
+    el.process_events(Duration::from_millis(30)).unwrap();
     assert_eq!(spy.count(), 0, "disabled: nothing");
     assert!(
         t.elapsed() >= Duration::from_millis(25),
@@ -200,17 +200,17 @@ fn regular_file_is_always_ready_while_enabled() {
     );
     // Watched for nothing: nothing to report, and the loop sleeps.
     n.set_interest(Interest::NONE).unwrap();
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     spy.take();
     let t = Instant::now();
-    el.process_events(Some(Duration::from_millis(30))).unwrap();
+    el.process_events(Duration::from_millis(30)).unwrap();
     assert_eq!(spy.count(), 0, "Interest::NONE: nothing");
     assert!(t.elapsed() >= Duration::from_millis(25));
     n.set_interest(Interest::READ).unwrap();
     assert!(spy.wait(&h, LONG).unwrap());
     drop(n);
     spy.take();
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(spy.count(), 0, "dropped: nothing");
 }
 
@@ -242,7 +242,7 @@ fn regular_file_is_read_to_end_through_the_notifier() {
     assert_eq!(el.run().unwrap(), 0);
     assert_eq!(*got.borrow(), content);
     assert_eq!(eofs.get(), 1);
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(eofs.get(), 1, "disabled at end of file: not reported again");
 }
 
@@ -318,13 +318,13 @@ fn always_ready_fd_is_not_reported_to_a_nested_loop() {
         c.set(c.get() + 1);
         if c.get() == 1 {
             for _ in 0..5 {
-                h2.process_events(Some(Duration::ZERO)).unwrap();
+                h2.process_events(Duration::ZERO).unwrap();
             }
         }
     });
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(calls.get(), 1);
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert_eq!(calls.get(), 2);
 }
 
@@ -344,7 +344,7 @@ fn always_ready_notifier_dropped_in_its_slot_stops() {
     });
     *keep.borrow_mut() = Some(n);
     for _ in 0..3 {
-        el.process_events(Some(Duration::from_millis(10))).unwrap();
+        el.process_events(Duration::from_millis(10)).unwrap();
     }
     assert_eq!(calls.get(), 1);
 }
@@ -355,7 +355,7 @@ fn always_ready_notifier_dropped_in_its_slot_stops() {
 fn always_ready_notifier_wakes_an_embedding_loop() {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     let n = SocketNotifier::new(&h, regular_file(b"x"), Interest::READ).unwrap();
     let spy = SignalSpy::new(n.activated());
     let outer_ready = || {
@@ -375,11 +375,11 @@ fn always_ready_notifier_wakes_an_embedding_loop() {
             outer_ready(),
             "the notifier is enabled, the fd must be readable"
         );
-        el.process_events(Some(Duration::ZERO)).unwrap();
+        el.process_events(Duration::ZERO).unwrap();
         assert_eq!(spy.count(), i);
     }
     n.set_enabled(false).unwrap();
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert!(!outer_ready(), "disabled: the loop's fd goes quiet");
     n.set_enabled(true).unwrap();
     assert!(
@@ -398,14 +398,14 @@ fn pipe_is_watched_by_the_poller() {
     let reader = Rc::new(reader);
     let n = SocketNotifier::new(&h, reader.clone(), Interest::READ).unwrap();
     let spy = SignalSpy::new(n.activated());
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(spy.count(), 0, "an empty pipe is not ready");
     writer.write_all(b"abc").unwrap();
     assert!(spy.wait(&h, LONG).unwrap());
     let mut buf = [0u8; 8];
     assert_eq!((&*reader).read(&mut buf).unwrap(), 3);
     spy.take();
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(spy.count(), 0, "drained: quiet");
     drop(writer);
     assert!(spy.wait(&h, LONG).unwrap());

@@ -111,7 +111,7 @@ fn graceful_close_delivers_pending_bytes(t: Transport) {
         *log.borrow(),
         ["state:Closing", "state:Unconnected", "disconnected"]
     );
-    el.process_events(Some(Duration::from_millis(20))).unwrap();
+    el.process_events(Duration::from_millis(20)).unwrap();
     assert_eq!(server_gone.count(), 1, "disconnected exactly once");
 }
 

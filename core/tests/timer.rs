@@ -48,7 +48,7 @@ fn repeating_timer_fires_until_stopped_from_its_own_slot() {
     assert_eq!(el.run().unwrap(), 0);
     assert_eq!(ticks.get(), 3);
     assert!(!t.is_active());
-    el.process_events(Some(Duration::from_millis(30))).unwrap();
+    el.process_events(Duration::from_millis(30)).unwrap();
     assert_eq!(ticks.get(), 3);
 }
 
@@ -82,8 +82,8 @@ fn dropping_the_last_handle_stops_the_timer() {
         t.timeout().connect(move |()| f.set(true));
         t.start(Duration::from_millis(5));
     }
-    el.process_events(Some(Duration::from_millis(40))).unwrap();
-    el.process_events(Some(Duration::ZERO)).unwrap();
+    el.process_events(Duration::from_millis(40)).unwrap();
+    el.process_events(Duration::ZERO).unwrap();
     assert!(!fired.get());
 }
 
@@ -95,7 +95,7 @@ fn zero_interval_timer_fires_once_per_iteration() {
     let spy = SignalSpy::new(t.timeout());
     t.start(Duration::ZERO);
     for expected in 1..=3 {
-        el.process_events(Some(LONG)).unwrap();
+        el.process_events(LONG).unwrap();
         assert_eq!(spy.count(), expected);
     }
 }

@@ -27,7 +27,7 @@ pub async fn drive(event_loop: &EventLoop, stop: impl Fn() -> bool) -> std::io::
     while !stop() {
         let mut guard = fd.readable().await?;
         loop {
-            event_loop.process_events(Some(Duration::ZERO))?;
+            event_loop.process_events(Duration::ZERO)?;
             let mut fds = [PollFd::new(fd.get_ref(), PollFlags::IN)];
             if stop() || poll(&mut fds, Some(&rustix::time::Timespec::default()))? == 0 {
                 break;

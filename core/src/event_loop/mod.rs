@@ -225,7 +225,7 @@ impl EventLoop {
     ///
     /// # Errors
     /// Polling failed.
-    pub fn process_events(&self, timeout: Option<Duration>) -> io::Result<()> {
+    pub fn process_events(&self, timeout: Duration) -> io::Result<()> {
         self.handle.process_events(timeout)
     }
 }
@@ -336,8 +336,8 @@ impl LoopHandle {
     }
 
     /// Runs one iteration (Qt's `QCoreApplication::processEvents`): first the work queued
-    /// before the call, then waits up to `timeout` (`None`: until something happens;
-    /// zero: not at all) for fd readiness or a timer, then runs the due timers and the
+    /// before the call, then waits up to `timeout` ([`Duration::MAX`]: until something
+    /// happens; zero: not at all) for fd readiness or a timer, then runs the due timers and the
     /// ready notifiers' slots. Work queued meanwhile runs at the start of the next
     /// iteration, so a closure that reposts itself cannot starve the poll. If the call
     /// ran queued work it does not wait (the work may be what its caller waits for), nor
@@ -349,7 +349,9 @@ impl LoopHandle {
     ///
     /// # Errors
     /// Polling failed.
-    pub fn process_events(&self, timeout: Option<Duration>) -> io::Result<()> {
+    pub fn process_events(&self, timeout: Duration) -> io::Result<()> {
+        // A timeout too long to add to the clock is no timeout at all.
+        let timeout = Instant::now().checked_add(timeout).map(|_| timeout);
         self.iterate(timeout, false)
     }
 
@@ -446,7 +448,7 @@ impl LoopHandle {
             if now >= deadline || self.is_exiting() {
                 return Ok(false);
             }
-            self.process_events(Some(deadline - now))?;
+            self.process_events(deadline - now)?;
         }
     }
 }
