@@ -196,7 +196,7 @@ fn sigloop_server(protocol: Protocol, addr: BluetoothAddress, port: u16, sink: b
         let el = EventLoop::new().unwrap();
         let h = el.handle();
         let server = BluetoothServer::new(&h, protocol);
-        assert!(server.listen(addr, port), "{:?}", server.error());
+        server.listen(addr, port).unwrap();
         tx.send(()).unwrap();
         let keep: Rc<RefCell<Vec<BluetoothSocket>>> = Rc::default();
         let (srv, k, h2) = (server.clone(), keep.clone(), h.clone());

@@ -108,7 +108,7 @@ struct State {
 ///
 /// let event_loop = EventLoop::new()?;
 /// let server = BluetoothServer::new(&event_loop.handle(), Protocol::Rfcomm);
-/// assert!(server.listen(BluetoothAddress::ANY, 0), "{:?}", server.error());
+/// server.listen(BluetoothAddress::ANY, 0).unwrap();
 /// println!("listening on channel {}", server.server_port());
 /// let s = server.clone();
 /// server.new_connection().connect(move |()| {
@@ -183,18 +183,16 @@ impl BluetoothServer {
 
     /// Listens on the adapter `address` (the null address: every adapter) and `port` (an
     /// RFCOMM channel 1–30 or an L2CAP PSM; 0 takes the first free one, see
-    /// [`server_port`](Self::server_port)) (Qt: `listen(address, port)`). Returns whether
-    /// it listens; on `false`, [`error`](Self::error) says why and nothing changed:
-    /// listening twice, a taken port (`ServiceAlreadyRegistered`), a port out of range
+    /// [`server_port`](Self::server_port)) (Qt: `listen(address, port)`, which returns a
+    /// `bool`).
+    ///
+    /// # Errors
+    /// Nothing changed then, and [`error`](Self::error) holds the same error: listening
+    /// twice or a taken port (`ServiceAlreadyRegistered`), a port out of range
     /// (`UnsupportedProtocol`), no adapter with that address (`PoweredOff`).
-    pub fn listen(&self, address: BluetoothAddress, port: u16) -> bool {
-        match self.try_listen(address, port) {
-            Ok(()) => true,
-            Err(e) => {
-                self.state.error.set(Some(e));
-                false
-            }
-        }
+    pub fn listen(&self, address: BluetoothAddress, port: u16) -> Result<(), ServerError> {
+        self.try_listen(address, port)
+            .inspect_err(|&e| self.state.error.set(Some(e)))
     }
 
     /// Listens for LE credit-based channels on the adapter `address` (the null address:
@@ -202,18 +200,14 @@ impl BluetoothServer {
     /// one from 0x0080, see [`server_port`](Self::server_port)). No Qt counterpart: Qt
     /// has no public API for LE channels. An L2CAP server only; the peer must be able to
     /// reach this adapter over LE (an LE connection needs this side to advertise, or to be
-    /// connected already). Returns whether it listens; on `false`, [`error`](Self::error)
-    /// says why and nothing changed, as for [`listen`](Self::listen)
-    /// (`UnsupportedProtocol` also on an RFCOMM server). Accepted sockets report
-    /// [`L2capMode::LeCreditBased`].
-    pub fn listen_le(&self, address: BluetoothAddress, psm: u16) -> bool {
-        match self.try_listen_le(address, psm) {
-            Ok(()) => true,
-            Err(e) => {
-                self.state.error.set(Some(e));
-                false
-            }
-        }
+    /// connected already). Accepted sockets report [`L2capMode::LeCreditBased`].
+    ///
+    /// # Errors
+    /// As for [`listen`](Self::listen) (nothing changed, [`error`](Self::error) set), and
+    /// `UnsupportedProtocol` also on an RFCOMM server.
+    pub fn listen_le(&self, address: BluetoothAddress, psm: u16) -> Result<(), ServerError> {
+        self.try_listen_le(address, psm)
+            .inspect_err(|&e| self.state.error.set(Some(e)))
     }
 
     fn try_listen_le(&self, address: BluetoothAddress, psm: u16) -> Result<(), ServerError> {
@@ -294,11 +288,8 @@ impl BluetoothServer {
     /// because it is not running: the server is closed again, and
     /// [`error`](Self::error) is set.
     pub fn listen_uuid(&self, uuid: Uuid, service_name: &str) -> Result<ServiceInfo, ListenError> {
-        if !self.listen(BluetoothAddress::ANY, 0) {
-            return Err(ListenError::Server(
-                self.error().unwrap_or(ServerError::Unknown),
-            ));
-        }
+        self.listen(BluetoothAddress::ANY, 0)
+            .map_err(ListenError::Server)?;
         let mut info = ServiceInfo::new();
         info.set_service_name(service_name);
         info.set_service_uuid(uuid);

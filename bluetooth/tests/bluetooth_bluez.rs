@@ -41,7 +41,7 @@ fn local_device_sees_power_off_and_a_server_reports_it() {
     assert_eq!(modes.take(), [HostMode::PoweredOff]);
     assert_eq!(adapter.host_mode(), HostMode::PoweredOff);
     let server = BluetoothServer::new(&h, Protocol::Rfcomm);
-    assert!(!server.listen(bed.address(0), 0));
+    assert!(server.listen(bed.address(0), 0).is_err());
     assert_eq!(server.error(), Some(ServerError::PoweredOff));
 
     adapter.set_host_mode(HostMode::Discoverable).unwrap();
@@ -51,7 +51,7 @@ fn local_device_sees_power_off_and_a_server_reports_it() {
             == HostMode::Discoverable)
         .unwrap());
     assert!(modes.take().contains(&HostMode::Discoverable));
-    assert!(server.listen(bed.address(0), 0), "{:?}", server.error());
+    server.listen(bed.address(0), 0).unwrap();
 }
 
 /// bluetoothd's `Connected` property of `device` on `adapter`, as busctl prints it.

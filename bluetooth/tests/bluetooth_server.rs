@@ -22,16 +22,16 @@ fn listening_twice_or_on_a_taken_port_fails_and_changes_nothing() {
     let bed = Testbed::from_env();
     for (protocol, port) in [(Protocol::Rfcomm, 21), (Protocol::L2cap, 0x1023)] {
         let server = BluetoothServer::new(&h, protocol);
-        assert!(server.listen(bed.address(0), port), "{:?}", server.error());
+        server.listen(bed.address(0), port).unwrap();
         assert_eq!(server.server_port(), port);
         assert_eq!(server.server_address(), bed.address(0));
         assert_eq!(server.server_type(), protocol);
-        assert!(!server.listen(bed.address(0), port));
+        assert!(server.listen(bed.address(0), port).is_err());
         assert_eq!(server.error(), Some(ServerError::ServiceAlreadyRegistered));
         assert!(server.is_listening());
         assert_eq!(server.server_port(), port);
         let other = BluetoothServer::new(&h, protocol);
-        assert!(!other.listen(bed.address(0), port));
+        assert!(other.listen(bed.address(0), port).is_err());
         assert_eq!(other.error(), Some(ServerError::ServiceAlreadyRegistered));
         assert!(!other.is_listening());
         server.close();
@@ -48,7 +48,7 @@ fn port_zero_takes_a_free_one() {
     let bed = Testbed::from_env();
     for protocol in [Protocol::Rfcomm, Protocol::L2cap] {
         let server = BluetoothServer::new(&h, protocol);
-        assert!(server.listen(bed.address(0), 0), "{:?}", server.error());
+        server.listen(bed.address(0), 0).unwrap();
         let port = server.server_port();
         assert!(
             valid_port(protocol, port),
@@ -56,7 +56,7 @@ fn port_zero_takes_a_free_one() {
         );
         // A second server on port 0 gets another one.
         let second = BluetoothServer::new(&h, protocol);
-        assert!(second.listen(bed.address(0), 0));
+        second.listen(bed.address(0), 0).unwrap();
         assert_ne!(second.server_port(), port);
     }
 }
@@ -69,7 +69,7 @@ fn an_adapter_nobody_has_is_a_typed_error() {
     let _bed = Testbed::from_env();
     let server = BluetoothServer::new(&h, Protocol::Rfcomm);
     let nobody: BluetoothAddress = "00:AA:01:0E:0E:0E".parse().unwrap();
-    assert!(!server.listen(nobody, 22));
+    assert!(server.listen(nobody, 22).is_err());
     assert_eq!(server.error(), Some(ServerError::PoweredOff));
     assert!(!server.is_listening());
 }
@@ -84,7 +84,7 @@ fn max_pending_connections_is_enforced_and_nothing_is_lost() {
     bed.settle(0, 1);
     let server = BluetoothServer::new(&h, Protocol::L2cap);
     server.set_max_pending_connections(1);
-    assert!(server.listen(bed.address(0), 0x1025));
+    server.listen(bed.address(0), 0x1025).unwrap();
     let spy = SignalSpy::new(server.new_connection());
     let clients: Vec<BluetoothSocket> = (0..3)
         .map(|_| {
@@ -157,11 +157,7 @@ fn one_rfcomm_channel_serves_two_devices_at_once() {
     bed.settle(0, 1);
     bed.settle(0, 2);
     let server = BluetoothServer::new(&h, Protocol::Rfcomm);
-    assert!(
-        server.listen(bed.address(0), CHANNEL),
-        "listen: {:?}",
-        server.error()
-    );
+    server.listen(bed.address(0), CHANNEL).unwrap();
     let clients: Vec<BluetoothSocket> = [1, 2]
         .iter()
         .map(|&i| {
@@ -269,10 +265,10 @@ fn ports_out_of_range_are_refused_before_any_socket() {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let rfcomm = BluetoothServer::new(&h, Protocol::Rfcomm);
-    assert!(!rfcomm.listen(BluetoothAddress::ANY, 31));
+    assert!(rfcomm.listen(BluetoothAddress::ANY, 31).is_err());
     assert_eq!(rfcomm.error(), Some(ServerError::UnsupportedProtocol));
     let l2cap = BluetoothServer::new(&h, Protocol::L2cap);
-    assert!(!l2cap.listen(BluetoothAddress::ANY, 0x1002));
+    assert!(l2cap.listen(BluetoothAddress::ANY, 0x1002).is_err());
     assert_eq!(l2cap.error(), Some(ServerError::UnsupportedProtocol));
     assert!(!l2cap.is_listening());
     assert_eq!(l2cap.next_pending_connection().map(|_| ()), None);
@@ -285,11 +281,12 @@ fn without_bluetooth_in_the_kernel_listen_fails_cleanly() {
     }
     let el = EventLoop::new().unwrap();
     let server = BluetoothServer::new(&el.handle(), Protocol::Rfcomm);
-    if server.listen(BluetoothAddress::ANY, 0) {
+    let Err(e) = server.listen(BluetoothAddress::ANY, 0) else {
         // This host's kernel has Bluetooth after all (and an adapter).
         assert!(server.is_listening());
         return;
-    }
+    };
+    assert_eq!(server.error(), Some(e));
     assert!(matches!(
         server.error(),
         Some(ServerError::UnsupportedProtocol | ServerError::PoweredOff)

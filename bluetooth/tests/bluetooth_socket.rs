@@ -205,7 +205,7 @@ fn security(protocol: Protocol, port: u16, flags: SecurityFlags) -> (BluetoothSo
     let bed = Testbed::from_env();
     bed.settle(0, 1);
     let server = sigloop_bluetooth::BluetoothServer::new(&h, protocol);
-    assert!(server.listen(bed.address(0), port));
+    server.listen(bed.address(0), port).unwrap();
     let client = BluetoothSocket::new(&h, protocol);
     client.set_local_adapter(bed.address(1));
     client.set_preferred_security_flags(flags);
@@ -406,7 +406,7 @@ fn l2cap_ertm_client_to_basic_server_falls_back_to_basic() {
     let bed = Testbed::from_env();
     bed.settle(0, 1);
     let server = sigloop_bluetooth::BluetoothServer::new(&h, Protocol::L2cap);
-    assert!(server.listen(bed.address(0), 0x1041));
+    server.listen(bed.address(0), 0x1041).unwrap();
     assert_eq!(server.l2cap_mode(), Some(L2capMode::Basic));
     let client = BluetoothSocket::new(&h, Protocol::L2cap);
     client.set_local_adapter(bed.address(1));

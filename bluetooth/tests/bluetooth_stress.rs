@@ -51,7 +51,7 @@ fn cycles(protocol: Protocol, ports: [u16; 2], keeper_port: u16, cycles: usize) 
     bed.settle(0, 1);
     let servers = ports.map(|port| {
         let server = BluetoothServer::new(&h, protocol);
-        assert!(server.listen(bed.address(0), port), "{:?}", server.error());
+        server.listen(bed.address(0), port).unwrap();
         server
     });
     // One link for all cycles: a connect that meets a link's idle disconnect fails.
@@ -60,7 +60,7 @@ fn cycles(protocol: Protocol, ports: [u16; 2], keeper_port: u16, cycles: usize) 
         .expect("hold the link");
     let keeper_server = BluetoothServer::new(&h, protocol);
     let keeper = BluetoothSocket::new(&h, protocol);
-    assert!(keeper_server.listen(bed.address(0), keeper_port));
+    keeper_server.listen(bed.address(0), keeper_port).unwrap();
     keeper.set_local_adapter(bed.address(1));
     keeper
         .connect_to_service(bed.address(0), keeper_port)
@@ -238,9 +238,9 @@ fn one_thread_serves_100_l2cap_channels_and_rfcomm() {
     let rss_before = rss_kib();
     let l2 = BluetoothServer::new(&h, Protocol::L2cap);
     l2.set_max_pending_connections(N + 8);
-    assert!(l2.listen(bed.address(0), 0x1035));
+    l2.listen(bed.address(0), 0x1035).unwrap();
     let rf = BluetoothServer::new(&h, Protocol::Rfcomm);
-    assert!(rf.listen(bed.address(0), 24));
+    rf.listen(bed.address(0), 24).unwrap();
     let served: Rc<RefCell<Vec<BluetoothSocket>>> = Rc::default();
     for server in [&l2, &rf] {
         let (srv, keep) = (server.clone(), served.clone());

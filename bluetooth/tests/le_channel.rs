@@ -40,11 +40,7 @@ fn connect_n(
 ) -> (Vec<BluetoothSocket>, Vec<BluetoothSocket>, BluetoothServer) {
     let server = BluetoothServer::new(h, Protocol::L2cap);
     server.set_max_pending_connections(n.max(1));
-    assert!(
-        server.listen_le(bed.address(1), psm),
-        "{:?}",
-        server.error()
-    );
+    server.listen_le(bed.address(1), psm).unwrap();
     assert_eq!(server.server_port(), psm);
     let clients: Vec<BluetoothSocket> = (0..n)
         .map(|_| {
@@ -269,12 +265,12 @@ fn le_channel_bad_input_is_refused_at_once() {
         Err(SocketError::UnsupportedSocketOperation)
     );
     let server = BluetoothServer::new(&h, Protocol::Rfcomm);
-    assert!(!server.listen_le(BluetoothAddress::ANY, 0x80));
+    assert!(server.listen_le(BluetoothAddress::ANY, 0x80).is_err());
     assert_eq!(
         server.error(),
         Some(sigloop_bluetooth::ServerError::UnsupportedProtocol)
     );
     let server = BluetoothServer::new(&h, Protocol::L2cap);
-    assert!(!server.listen_le(BluetoothAddress::ANY, 0x100));
+    assert!(server.listen_le(BluetoothAddress::ANY, 0x100).is_err());
     assert!(!server.is_listening());
 }

@@ -154,7 +154,7 @@ fn sigloop_echo(test: &str, protocol: Protocol, port: u16) {
     match role {
         Role::Server => {
             let server = BluetoothServer::new(&h, protocol);
-            assert!(server.listen(bed.address(0), port), "{:?}", server.error());
+            server.listen(bed.address(0), port).unwrap();
             let _held = serve_ready(&bed, test);
             let mut conn = None;
             assert!(h

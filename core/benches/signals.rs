@@ -94,8 +94,7 @@ fn queued_1() -> f64 {
         for _ in 0..BATCH {
             sig.emit(&black_box(1u64));
         }
-        el.process_events(Duration::ZERO)
-            .expect("process_events");
+        el.process_events(Duration::ZERO).expect("process_events");
     });
     assert!(acc.get() > 0, "queued slot never ran");
     r

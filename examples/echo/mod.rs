@@ -116,11 +116,8 @@ pub fn server(protocol: Protocol) -> ! {
         if let Err(e) = server.listen_uuid(uuid, "sigloop echo") {
             fail(format!("listen: {e}"));
         }
-    } else if !server.listen(adapter, port) {
-        fail(format!(
-            "listen: {}",
-            server.error().map_or("?".into(), |e| e.to_string())
-        ));
+    } else if let Err(e) = server.listen(adapter, port) {
+        fail(format!("listen: {e}"));
     }
     print!(
         "listening on {} {} {}",

@@ -35,11 +35,7 @@ pub fn connected_pair_in_mode(
     bed.settle(server_hci, client_hci);
     let server = BluetoothServer::new(h, protocol);
     server.set_l2cap_mode(mode);
-    assert!(
-        server.listen(bed.address(server_hci), port),
-        "listen: {:?}",
-        server.error()
-    );
+    server.listen(bed.address(server_hci), port).unwrap();
     let client = BluetoothSocket::new(h, protocol);
     client.set_local_adapter(bed.address(client_hci));
     client.set_l2cap_mode(mode);
