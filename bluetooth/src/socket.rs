@@ -40,7 +40,7 @@ struct Settings {
 ///
 /// Everything Qt's `QIODevice`/`QAbstractSocket` side does (reading, writing, the
 /// signals in Qt's order, closing, back-pressure, the blocking `wait_for_*` helpers,
-/// `std::io::Read`/`Write`) comes from [`AbstractSocket`], reached through `Deref`; this
+/// `std::io::Read`/`Write` through `io()`) comes from [`AbstractSocket`], reached through `Deref`; this
 /// type adds Bluetooth addressing, connecting by channel or PSM, security and the L2CAP
 /// MTU.
 ///

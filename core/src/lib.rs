@@ -60,8 +60,8 @@ pub use event_loop::{
     SocketNotifier, Timer, WeakLoopHandle,
 };
 pub use net::{
-    AbstractSocket, DrainCheck, SocketError, SocketKind, SocketServer, SocketState, TcpServer,
-    TcpSocket, UnixServer, UnixSocket, WeakAbstractSocket,
+    AbstractSocket, DrainCheck, SocketError, SocketIo, SocketKind, SocketServer, SocketState,
+    TcpServer, TcpSocket, UnixServer, UnixSocket, WeakAbstractSocket,
 };
 pub use object::ObjectBase;
 pub use signal::{

@@ -287,8 +287,18 @@ fn write_while_unconnected_is_refused(t: Transport) {
     assert_eq!(client.bytes_to_write(), 0);
     assert_eq!(client.state(), SocketState::Unconnected);
     assert!(log.borrow().is_empty());
-    let io_err = std::io::Write::write(&mut &client, b"x").unwrap_err();
+    assert_eq!(client.flush(), Err(SocketError::Operation));
+    // Through the io adapter: an io::Error of the matching kind that carries the
+    // socket's error; a flush of nothing open has nothing to do.
+    let io_err = std::io::Write::write(&mut client.io(), b"x").unwrap_err();
     assert_eq!(io_err.kind(), std::io::ErrorKind::NotConnected);
+    assert_eq!(
+        io_err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<SocketError>()),
+        Some(&SocketError::Operation)
+    );
+    assert!(std::io::Write::flush(&mut client.io()).is_ok());
 }
 
 fn blocking_helpers_and_io_traits(t: Transport) {
@@ -296,7 +306,9 @@ fn blocking_helpers_and_io_traits(t: Transport) {
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let (client, server, _keep) = pair(&h, t);
-    (&client).write_all(b"line one\nline two\n").unwrap();
+    client.io().write_all(b"line one\nline two\n").unwrap();
+    // Everything went to the kernel at once: nothing left to flush.
+    assert_eq!(client.flush(), Ok(false));
     // Reported on a later iteration, never from inside `write`.
     assert!(client.wait_for_bytes_written(LONG));
     assert!(server.bytes_available() > 0 || server.wait_for_ready_read(LONG));
@@ -316,7 +328,7 @@ fn blocking_helpers_and_io_traits(t: Transport) {
         assert_eq!(server.read_packet().unwrap(), b"line one\nline two\n");
     }
     let mut buf = [0u8; 8];
-    let err = Read::read(&mut &server, &mut buf).unwrap_err();
+    let err = Read::read(&mut server.io(), &mut buf).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
     assert!(!server.wait_for_ready_read(Duration::from_millis(30)));
 }

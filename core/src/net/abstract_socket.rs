@@ -12,6 +12,7 @@ use rustix::io::Errno;
 use rustix::net::{RecvFlags, SendFlags};
 
 use super::buffer::{ByteWindow, PacketQueue};
+use super::SocketIo;
 use crate::{
     single_shot, Interest, LoopHandle, Readiness, Signal, SocketError, SocketKind, SocketNotifier,
     SocketState, WeakLoopHandle,
@@ -623,15 +624,33 @@ impl AbstractSocket {
     }
 
     /// Hands as much queued data to the kernel as it takes now, without blocking;
-    /// returns whether anything was written (Qt: `flush`).
-    pub fn flush(&self) -> bool {
+    /// returns whether anything was written (Qt: `flush`, whose `false` also means "not
+    /// open").
+    ///
+    /// # Errors
+    /// `Operation` if the socket has no descriptor (nothing was ever opened, or it is
+    /// closed).
+    pub fn flush(&self) -> Result<bool, SocketError> {
         if !self.is_valid() {
-            return false;
+            return Err(SocketError::Operation);
         }
         let written = self.inner.write_to_kernel();
         self.inner.note_written_later(written);
         self.inner.update_interest();
-        written > 0
+        Ok(written > 0)
+    }
+
+    /// The socket as [`std::io::Read`] and [`std::io::Write`], for code written against
+    /// them (`BufReader`, `write!`, `io::copy`). The socket's own `read`, `write` and
+    /// `flush` are Qt's, with Qt's results; the adapter's follow the io traits: see
+    /// [`SocketIo`].
+    pub fn io(&self) -> SocketIo<'_> {
+        SocketIo { socket: self }
+    }
+
+    /// Whether the peer has closed its side (nothing more will arrive).
+    pub(super) fn peer_closed(&self) -> bool {
+        self.inner.peer_closed.get()
     }
 
     /// Sets the largest piece handed to the kernel per write: the packet size limit
@@ -1401,49 +1420,5 @@ impl Drop for Inner {
         if queued > 0 && self.io.borrow().is_some() {
             log::warn!("socket dropped with {queued} bytes not yet written");
         }
-    }
-}
-
-impl io::Read for &AbstractSocket {
-    /// Reads buffered bytes; `WouldBlock` when none are buffered and more may come,
-    /// `Ok(0)` once the connection is over and the buffer is empty.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let n = AbstractSocket::read(self, buf);
-        if n > 0 || !self.is_valid() || self.inner.peer_closed.get() {
-            Ok(n)
-        } else {
-            Err(io::ErrorKind::WouldBlock.into())
-        }
-    }
-}
-
-impl io::Read for AbstractSocket {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        io::Read::read(&mut &*self, buf)
-    }
-}
-
-impl io::Write for &AbstractSocket {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        AbstractSocket::write(self, buf).map_err(io::Error::from)
-    }
-
-    /// Hands queued data to the kernel as far as it takes it now (never blocks).
-    fn flush(&mut self) -> io::Result<()> {
-        AbstractSocket::flush(self);
-        Ok(())
-    }
-}
-
-impl io::Write for AbstractSocket {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut &*self, buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        io::Write::flush(&mut &*self)
     }
 }

@@ -4,12 +4,14 @@
 
 mod abstract_socket;
 mod buffer;
+mod socket_io;
 mod socket_server;
 mod socket_state;
 mod tcp;
 mod unix;
 
 pub use abstract_socket::{AbstractSocket, DrainCheck, WeakAbstractSocket};
+pub use socket_io::SocketIo;
 pub use socket_server::SocketServer;
 pub use socket_state::{SocketError, SocketKind, SocketState};
 pub use tcp::{TcpServer, TcpSocket};
