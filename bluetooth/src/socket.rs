@@ -6,6 +6,7 @@ use std::ops::Deref;
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::{Rc, Weak};
 
+use sigloop_core::transport::SocketTransport;
 use sigloop_core::{
     AbstractSocket, LoopHandle, SocketError, SocketKind, SocketState, WeakAbstractSocket,
 };
@@ -487,7 +488,7 @@ impl BluetoothSocket {
         if protocol != self.settings.protocol {
             return Err(SocketError::Operation);
         }
-        self.socket.set_socket_descriptor(fd, state)?;
+        self.socket.adopt_descriptor(fd, state)?;
         if state == SocketState::Connected {
             self.size_writes();
         }

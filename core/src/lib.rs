@@ -59,9 +59,10 @@ pub use event_loop::{
     single_shot, EventLoop, Interest, LoopClosed, LoopHandle, LoopSender, Readiness, RemoteEmitter,
     SocketNotifier, Timer, WeakLoopHandle,
 };
+pub use net::transport;
 pub use net::{
-    AbstractSocket, DrainCheck, SocketError, SocketIo, SocketKind, SocketServer, SocketState,
-    TcpServer, TcpSocket, UnixServer, UnixSocket, WeakAbstractSocket,
+    AbstractSocket, SocketError, SocketIo, SocketKind, SocketServer, SocketState, TcpServer,
+    TcpSocket, UnixServer, UnixSocket, WeakAbstractSocket,
 };
 pub use object::ObjectBase;
 pub use signal::{

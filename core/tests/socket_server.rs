@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use sigloop_core::transport::SocketTransport;
 use sigloop_core::{
     AbstractSocket, EventLoop, SignalSpy, SocketError, SocketKind, SocketState, TcpServer,
     TcpSocket, UnixServer, UnixSocket,
@@ -333,8 +334,7 @@ fn packets_queued_before_the_first_read_come_out_whole_and_in_order_then_the_end
             g.borrow_mut().push(p);
         }
     });
-    s.set_socket_descriptor(ours, SocketState::Connected)
-        .unwrap();
+    s.adopt_descriptor(ours, SocketState::Connected).unwrap();
     assert!(s.wait_for_disconnected(LONG));
     assert_eq!(*got.borrow(), sent);
     assert_eq!(

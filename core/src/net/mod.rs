@@ -8,9 +8,10 @@ mod socket_io;
 mod socket_server;
 mod socket_state;
 mod tcp;
+pub mod transport;
 mod unix;
 
-pub use abstract_socket::{AbstractSocket, DrainCheck, WeakAbstractSocket};
+pub use abstract_socket::{AbstractSocket, WeakAbstractSocket};
 pub use socket_io::SocketIo;
 pub use socket_server::SocketServer;
 pub use socket_state::{SocketError, SocketKind, SocketState};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 
+use super::transport::SocketTransport;
 use crate::{
     single_shot, AbstractSocket, Interest, LoopHandle, Signal, SocketError, SocketKind,
     SocketNotifier, SocketState, WeakLoopHandle,
@@ -243,7 +244,7 @@ impl Inner {
             match rustix::net::accept_with(&*fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
                 Ok(conn) => {
                     let socket = AbstractSocket::new(&handle, self.kind);
-                    if let Err(e) = socket.set_socket_descriptor(conn, SocketState::Connected) {
+                    if let Err(e) = socket.adopt_descriptor(conn, SocketState::Connected) {
                         self.report(e, "could not watch an accepted connection");
                         continue;
                     }

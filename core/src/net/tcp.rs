@@ -6,6 +6,9 @@ use std::ops::Deref;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
+use std::os::fd::OwnedFd;
+
+use super::transport::SocketTransport;
 use crate::{AbstractSocket, LoopHandle, SocketError, SocketKind, SocketServer, SocketState};
 
 /// A TCP connection (Qt's `QTcpSocket`): an [`AbstractSocket`] (reached through `Deref`,
@@ -116,11 +119,12 @@ impl TcpSocket {
             if !plausible_host_name(host) {
                 return Err(SocketError::HostNotFound);
             }
-            self.begin_lookup(SocketState::HostLookup)?;
+            self.socket.begin_lookup(SocketState::HostLookup)?;
             match resolve(host, port) {
                 Ok(a) => a,
                 Err(e) => {
-                    self.fail_connect(e, &format!("host {host:?} not found"));
+                    self.socket
+                        .fail_connect(e, &format!("host {host:?} not found"));
                     return Err(e);
                 }
             }
@@ -141,7 +145,22 @@ impl TcpSocket {
         )
         .map_err(|e| SocketError::from_io(&e.into()))?;
         let result = rustix::net::connect(&fd, &addr).map_err(Into::into);
-        self.begin_connect(fd, result)
+        self.socket.begin_connect(fd, result)
+    }
+
+    /// Adopts `fd`, a TCP socket already connected (`SocketState::Connected`) or whose
+    /// non-blocking connect is in progress (`SocketState::Connecting`) (Qt:
+    /// `setSocketDescriptor`). The fd is made non-blocking.
+    ///
+    /// # Errors
+    /// `Operation` if the socket is not unconnected or `state` is neither of the two
+    /// (nothing changes); the OS error if the fd cannot be watched.
+    pub fn set_socket_descriptor(
+        &self,
+        fd: OwnedFd,
+        state: SocketState,
+    ) -> Result<(), SocketError> {
+        self.socket.adopt_descriptor(fd, state)
     }
 
     /// The local address while the socket has one (Qt: `localAddress` + `localPort`).

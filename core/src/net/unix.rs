@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
+use std::os::fd::OwnedFd;
+
+use super::transport::SocketTransport;
 use crate::{AbstractSocket, LoopHandle, SocketError, SocketKind, SocketServer, SocketState};
 
 fn socket_type(kind: SocketKind) -> SocketType {
@@ -75,6 +78,21 @@ impl UnixSocket {
         Ok((left, right))
     }
 
+    /// Adopts `fd`, a Unix-domain socket already connected (`SocketState::Connected`) or whose
+    /// non-blocking connect is in progress (`SocketState::Connecting`) (Qt:
+    /// `setSocketDescriptor`). The fd is made non-blocking.
+    ///
+    /// # Errors
+    /// `Operation` if the socket is not unconnected or `state` is neither of the two
+    /// (nothing changes); the OS error if the fd cannot be watched.
+    pub fn set_socket_descriptor(
+        &self,
+        fd: OwnedFd,
+        state: SocketState,
+    ) -> Result<(), SocketError> {
+        self.socket.adopt_descriptor(fd, state)
+    }
+
     /// The underlying [`AbstractSocket`].
     pub fn as_abstract_socket(&self) -> &AbstractSocket {
         &self.socket
@@ -100,7 +118,7 @@ impl UnixSocket {
         )
         .map_err(os)?;
         let result = rustix::net::connect(&fd, &addr).map_err(Into::into);
-        self.begin_connect(fd, result)
+        self.socket.begin_connect(fd, result)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Helpers for sigloop's own tests and benchmarks, kept out of the libraries:
 //! - [`data`]: test patterns and checksums;
 //! - [`recorder`]: what a socket emitted and received, for assertions;
-//! - [`bed`] (feature `bluetooth`): the controllers and hosts of the project's BlueZ test
+//! - `bed` (feature `bluetooth`): the controllers and hosts of the project's BlueZ test
 //!   bed (`testbed/run`), which a test marked `#[ignore = "needs the BlueZ test bed"]`
 //!   uses when `scripts/test-bluetooth` runs it inside the bed with `--ignored`.
 #![warn(missing_docs, missing_debug_implementations)]
