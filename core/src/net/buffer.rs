@@ -1,7 +1,105 @@
 //! The socket's read and write buffers: a byte window for streams, a packet queue for
-//! packet transports.
+//! packet transports, and [`Buffer`], one or the other as the socket's kind decides once.
 
 use std::collections::VecDeque;
+
+use crate::SocketKind;
+
+/// A socket's read or write buffer, of the socket's kind (chosen when the socket is
+/// made, never changed): what differs between streams and packets is decided here.
+#[derive(Debug)]
+pub(crate) enum Buffer {
+    Stream(ByteWindow),
+    Packet(PacketQueue),
+}
+
+impl Buffer {
+    pub(crate) fn new(kind: SocketKind) -> Buffer {
+        match kind {
+            SocketKind::Stream => Buffer::Stream(ByteWindow::default()),
+            SocketKind::Packet => Buffer::Packet(PacketQueue::default()),
+        }
+    }
+
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Buffer::Stream(b) => b.len(),
+            Buffer::Packet(q) => q.len_bytes(),
+        }
+    }
+
+    /// Whole packets held (0 on a stream).
+    pub(crate) fn packet_count(&self) -> usize {
+        match self {
+            Buffer::Stream(_) => 0,
+            Buffer::Packet(q) => q.count(),
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        match self {
+            Buffer::Stream(b) => b.clear(),
+            Buffer::Packet(q) => q.clear(),
+        }
+    }
+
+    /// What a read would start from: every byte of a stream, the rest of the first packet.
+    pub(crate) fn front(&self) -> &[u8] {
+        match self {
+            Buffer::Stream(b) => b.as_slice(),
+            Buffer::Packet(q) => q.front().unwrap_or(&[]),
+        }
+    }
+
+    /// Copies up to `out.len()` bytes out and consumes them, never across a packet
+    /// boundary.
+    pub(crate) fn read_into(&mut self, out: &mut [u8]) -> usize {
+        match self {
+            Buffer::Stream(b) => b.read_into(out),
+            Buffer::Packet(q) => q.read_into(out),
+        }
+    }
+
+    /// Every byte held, packets concatenated; the buffer is left empty.
+    pub(crate) fn take_all(&mut self) -> Vec<u8> {
+        match self {
+            Buffer::Stream(b) => {
+                let out = b.as_slice().to_vec();
+                b.clear();
+                out
+            }
+            Buffer::Packet(q) => {
+                let mut out = Vec::with_capacity(q.len_bytes());
+                while let Some(p) = q.pop() {
+                    out.extend_from_slice(&p);
+                }
+                out
+            }
+        }
+    }
+
+    /// One whole packet; on a stream, every byte held (`None` when empty).
+    pub(crate) fn take_packet(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Buffer::Packet(q) => q.pop(),
+            Buffer::Stream(b) if b.len() > 0 => {
+                let out = b.as_slice().to_vec();
+                b.clear();
+                Some(out)
+            }
+            Buffer::Stream(_) => None,
+        }
+    }
+
+    /// Queues `data`: appended to a stream, one packet on a packet socket.
+    pub(crate) fn queue(&mut self, data: &[u8]) {
+        match self {
+            Buffer::Stream(b) => b.extend(data),
+            Buffer::Packet(q) => q.push(data.to_vec()),
+        }
+    }
+}
 
 /// Bytes `buf[start..end]`; the rest of `buf` is zero-initialised room that the kernel
 /// can read into directly, so a stream read costs one copy (kernel → here → user).

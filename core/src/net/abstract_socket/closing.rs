@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::reading::recv_packet;
 use super::{AbstractSocket, Inner, CLOSE_DRAIN_LIMIT, CLOSE_DRAIN_POLL, MAX_PACKET, READ_CHUNK};
-use crate::{single_shot, SocketError, SocketKind, SocketState};
+use crate::net::buffer::Buffer;
+use crate::{single_shot, SocketError, SocketState};
 
 impl AbstractSocket {
     /// Closes gracefully (Qt: `disconnectFromHost`): `Closing` until every queued byte is
@@ -32,25 +33,23 @@ impl AbstractSocket {
             _ => inner.finish_close(false),
         }
     }
+
     /// Closes at once, discarding queued writes (Qt: `abort`). Emits `disconnected` if
     /// the socket was connected; never twice.
     pub fn abort(&self) {
         let inner = &self.inner;
         {
-            let mut write = inner.write.borrow_mut();
-            write.bytes.clear();
-            write.packets.clear();
+            inner.write.borrow_mut().clear();
         }
         inner.finish_close(false);
     }
+
     /// Closes the socket as a device (Qt: `close`): like
     /// [`disconnect_from_host`](Self::disconnect_from_host), and also discards what is
     /// buffered for reading.
     pub fn close(&self) {
         {
-            let mut read = self.inner.read.borrow_mut();
-            read.bytes.clear();
-            read.packets.clear();
+            self.inner.read.borrow_mut().clear();
         }
         self.disconnect_from_host();
     }
@@ -73,12 +72,11 @@ impl Inner {
             log::warn!("peer closed with {dropped} bytes still queued for writing");
         }
         {
-            let mut write = self.write.borrow_mut();
-            write.bytes.clear();
-            write.packets.clear();
+            self.write.borrow_mut().clear();
         }
         self.finish_close(false);
     }
+
     /// Finishes a graceful close once the kernel has sent what it holds (see
     /// [`AbstractSocket::set_close_drain`]); until then looks again every 10 ms.
     pub(super) fn close_when_drained(self: &Rc<Self>) {
@@ -113,6 +111,7 @@ impl Inner {
             }
         });
     }
+
     /// Ends the connection: drops the fd (after moving whatever the kernel still holds
     /// for us into the read buffer, when `graceful`), enters `Unconnected`, and emits
     /// `disconnected` if the socket was connected. Idempotent.
@@ -135,25 +134,26 @@ impl Inner {
             self.signals.disconnected.emit(&());
         }
     }
+
     /// Moves data the kernel already received into the read buffer, so closing does not
     /// discard it (and does not make the kernel reset the connection).
     pub(super) fn drain_kernel(&self, fd: &OwnedFd) {
         let mut read = self.read.borrow_mut();
         loop {
-            let r = match self.kind.get() {
-                SocketKind::Stream => {
-                    let room = read.bytes.spare(READ_CHUNK, READ_CHUNK);
+            let r = match &mut *read {
+                Buffer::Stream(bytes) => {
+                    let room = bytes.spare(READ_CHUNK, READ_CHUNK);
                     let r = rustix::io::read(fd, room);
                     if let Ok(n) = r {
-                        read.bytes.commit(n);
+                        bytes.commit(n);
                     }
                     r
                 }
-                SocketKind::Packet => recv_packet(fd).map(|mut packet| {
+                Buffer::Packet(packets) => recv_packet(fd).map(|mut packet| {
                     let n = packet.len();
                     if n > 0 {
                         packet.truncate(MAX_PACKET);
-                        read.packets.push(packet);
+                        packets.push(packet);
                     }
                     n
                 }),

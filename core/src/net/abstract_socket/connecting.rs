@@ -104,13 +104,8 @@ impl AbstractSocket {
         inner.error_string.borrow_mut().clear();
         inner.peer_closed.set(false);
         inner.write_failed.set(None);
-        let mut read = inner.read.borrow_mut();
-        read.bytes.clear();
-        read.packets.clear();
-        drop(read);
-        let mut write = inner.write.borrow_mut();
-        write.bytes.clear();
-        write.packets.clear();
+        inner.read.borrow_mut().clear();
+        inner.write.borrow_mut().clear();
     }
 
     pub(super) fn install(&self, fd: OwnedFd, state: SocketState) -> Result<(), SocketError> {
@@ -192,6 +187,7 @@ impl Inner {
             Err(e) => self.fail_connect((self.error_mapping.get())(&e), &e.to_string()),
         }
     }
+
     pub(super) fn fail_connect(&self, error: SocketError, message: &str) {
         let io = self.io.borrow_mut().take();
         if let Some(Io { fd, notifier }) = io {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
-use super::buffer::{ByteWindow, PacketQueue};
+use super::buffer::Buffer;
 use super::transport::DrainCheck;
 use super::SocketIo;
 use crate::{
@@ -51,12 +51,6 @@ struct Io {
     notifier: SocketNotifier,
 }
 
-#[derive(Default)]
-struct Buffers {
-    bytes: ByteWindow,
-    packets: PacketQueue,
-}
-
 struct Signals {
     connected: Signal<()>,
     disconnected: Signal<()>,
@@ -72,12 +66,12 @@ struct Inner {
     io: RefCell<Option<Io>>,
     /// Bumped whenever the fd changes, so stale timers and queued work can tell.
     generation: Cell<u64>,
-    kind: Cell<SocketKind>,
+    kind: SocketKind,
     state: Cell<SocketState>,
     error: Cell<Option<SocketError>>,
     error_string: RefCell<String>,
-    read: RefCell<Buffers>,
-    write: RefCell<Buffers>,
+    read: RefCell<Buffer>,
+    write: RefCell<Buffer>,
     read_limit: Cell<usize>,
     write_chunk: Cell<usize>,
     /// The peer closed its side (end of file seen).
@@ -144,7 +138,7 @@ impl fmt::Debug for AbstractSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AbstractSocket")
             .field("fd", &self.socket_descriptor())
-            .field("kind", &self.inner.kind.get())
+            .field("kind", &self.inner.kind)
             .field("state", &self.inner.state.get())
             .field("error", &self.inner.error.get())
             .field("bytes_available", &self.bytes_available())
@@ -161,12 +155,12 @@ impl AbstractSocket {
                 event_loop: event_loop.downgrade(),
                 io: RefCell::new(None),
                 generation: Cell::new(0),
-                kind: Cell::new(kind),
+                kind,
                 state: Cell::new(SocketState::Unconnected),
                 error: Cell::new(None),
                 error_string: RefCell::new(String::new()),
-                read: RefCell::new(Buffers::default()),
-                write: RefCell::new(Buffers::default()),
+                read: RefCell::new(Buffer::new(kind)),
+                write: RefCell::new(Buffer::new(kind)),
                 read_limit: Cell::new(0),
                 write_chunk: Cell::new(DEFAULT_WRITE_CHUNK),
                 peer_closed: Cell::new(false),
@@ -209,26 +203,32 @@ impl AbstractSocket {
     pub fn connected(&self) -> &Signal<()> {
         &self.inner.signals.connected
     }
+
     /// Emitted once when a connection ends, however it ends (Qt: `disconnected`).
     pub fn disconnected(&self) -> &Signal<()> {
         &self.inner.signals.disconnected
     }
+
     /// Emitted when new data can be read (Qt: `readyRead`).
     pub fn ready_read(&self) -> &Signal<()> {
         &self.inner.signals.ready_read
     }
+
     /// Emitted with the number of bytes that reached the kernel (Qt: `bytesWritten`).
     pub fn bytes_written(&self) -> &Signal<usize> {
         &self.inner.signals.bytes_written
     }
+
     /// Emitted on every state change (Qt: `stateChanged`).
     pub fn state_changed(&self) -> &Signal<SocketState> {
         &self.inner.signals.state_changed
     }
+
     /// Emitted when an error occurs (Qt: `errorOccurred`).
     pub fn error_occurred(&self) -> &Signal<SocketError> {
         &self.inner.signals.error_occurred
     }
+
     /// Emitted when the peer closed its side: no more data will arrive (Qt:
     /// `readChannelFinished`).
     pub fn read_channel_finished(&self) -> &Signal<()> {
@@ -241,24 +241,29 @@ impl AbstractSocket {
     pub fn state(&self) -> SocketState {
         self.inner.state.get()
     }
+
     /// The last error, if any (Qt: `error`, which says `UnknownSocketError` for none).
     pub fn error(&self) -> Option<SocketError> {
         self.inner.error.get()
     }
+
     /// A human-readable description of the last error, with the OS's words where there
     /// were some (Qt: `errorString`).
     pub fn error_string(&self) -> String {
         self.inner.error_string.borrow().clone()
     }
+
     /// Stream or packets.
     pub fn socket_kind(&self) -> SocketKind {
-        self.inner.kind.get()
+        self.inner.kind
     }
+
     /// Whether the socket is connected (or closing) and so can be read and written
     /// (Qt: `isValid` / `isOpen`).
     pub fn is_valid(&self) -> bool {
         matches!(self.state(), SocketState::Connected | SocketState::Closing)
     }
+
     /// The fd, while the socket has one (Qt: `socketDescriptor`, which says -1 for none).
     pub fn socket_descriptor(&self) -> Option<RawFd> {
         self.inner.io.borrow().as_ref().map(|io| io.fd.as_raw_fd())
@@ -331,7 +336,7 @@ impl Inner {
                 let write = self.write.borrow();
                 Interest {
                     readable: !self.peer_closed.get() && !self.read_full(),
-                    writable: write.bytes.len() + write.packets.len_bytes() > 0,
+                    writable: write.len() > 0,
                 }
             }
             _ => Interest::NONE,
@@ -396,10 +401,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let queued = {
-            let write = self.write.borrow();
-            write.bytes.len() + write.packets.len_bytes()
-        };
+        let queued = self.write.borrow().len();
         if queued > 0 && self.io.borrow().is_some() {
             log::warn!("socket dropped with {queued} bytes not yet written");
         }

@@ -10,6 +10,7 @@ use rustix::io::Errno;
 use rustix::net::RecvFlags;
 
 use super::{AbstractSocket, Inner, MAX_PACKET, READ_CHUNK};
+use crate::net::buffer::Buffer;
 use crate::{SocketError, SocketKind};
 
 /// What one [`Inner::pull`] found.
@@ -26,23 +27,18 @@ impl AbstractSocket {
     /// and [`read_all`](Self::read_all) take it too (straight into the caller's memory),
     /// and what the slots leave is buffered and announced again when they return.
     pub fn bytes_available(&self) -> usize {
-        let read = self.inner.read.borrow();
-        read.bytes.len() + read.packets.len_bytes()
+        self.inner.read.borrow().len()
     }
+
     /// Whole packets buffered (packet sockets).
     pub fn pending_packets(&self) -> usize {
-        self.inner.read.borrow().packets.count()
+        self.inner.read.borrow().packet_count()
     }
+
     /// Reads up to `buf.len()` buffered bytes; 0 when nothing is buffered (Qt: `read`).
     /// On a packet socket it reads from the first packet only.
     pub fn read(&self, buf: &mut [u8]) -> usize {
-        let n = {
-            let mut read = self.inner.read.borrow_mut();
-            match self.inner.kind.get() {
-                SocketKind::Stream => read.bytes.read_into(buf),
-                SocketKind::Packet => read.packets.read_into(buf),
-            }
-        };
+        let n = self.inner.read.borrow_mut().read_into(buf);
         if n > 0 {
             self.inner.after_user_read();
             return n;
@@ -50,66 +46,45 @@ impl AbstractSocket {
         // Nothing buffered: take what the kernel has straight into `buf`.
         self.inner.read_direct(buf)
     }
+
     /// Takes every buffered byte (Qt: `readAll`). On a packet socket the packets'
     /// contents are concatenated: use [`read_packet`](Self::read_packet) to keep them
     /// apart.
     pub fn read_all(&self) -> Vec<u8> {
         self.inner.fill();
-        let out = {
-            let mut read = self.inner.read.borrow_mut();
-            let mut out = read.bytes.as_slice().to_vec();
-            read.bytes.clear();
-            while let Some(p) = read.packets.pop() {
-                out.extend_from_slice(&p);
-            }
-            out
-        };
+        let out = self.inner.read.borrow_mut().take_all();
         if !out.is_empty() {
             self.inner.after_user_read();
         }
         out
     }
+
     /// Takes one whole packet (packet sockets); on a stream socket, everything buffered.
     pub fn read_packet(&self) -> Option<Vec<u8>> {
         self.inner.fill();
-        let p = {
-            let mut read = self.inner.read.borrow_mut();
-            match self.inner.kind.get() {
-                SocketKind::Packet => read.packets.pop(),
-                SocketKind::Stream if read.bytes.len() > 0 => {
-                    let v = read.bytes.as_slice().to_vec();
-                    read.bytes.clear();
-                    Some(v)
-                }
-                SocketKind::Stream => None,
-            }
-        };
+        let p = self.inner.read.borrow_mut().take_packet();
         if p.is_some() {
             self.inner.after_user_read();
         }
         p
     }
+
     /// Copies up to `buf.len()` buffered bytes without consuming them (Qt: `peek`).
     pub fn peek(&self, buf: &mut [u8]) -> usize {
         self.inner.fill();
         let read = self.inner.read.borrow();
-        let src = match self.inner.kind.get() {
-            SocketKind::Stream => read.bytes.as_slice(),
-            SocketKind::Packet => read.packets.front().unwrap_or(&[]),
-        };
+        let src = read.front();
         let n = buf.len().min(src.len());
         buf[..n].copy_from_slice(&src[..n]);
         n
     }
+
     /// Whether a whole line (ending in `\n`) is buffered (Qt: `canReadLine`).
     pub fn can_read_line(&self) -> bool {
         self.inner.fill();
-        let read = self.inner.read.borrow();
-        match self.inner.kind.get() {
-            SocketKind::Stream => read.bytes.as_slice().contains(&b'\n'),
-            SocketKind::Packet => read.packets.front().is_some_and(|p| p.contains(&b'\n')),
-        }
+        self.inner.read.borrow().front().contains(&b'\n')
     }
+
     /// Takes one line, `\n` included (Qt: `readLine`). Without a whole line buffered it
     /// returns `None`, except after the peer closed, when the unterminated rest is the
     /// last line.
@@ -117,25 +92,20 @@ impl AbstractSocket {
         self.inner.fill();
         let line = {
             let mut read = self.inner.read.borrow_mut();
-            let src = match self.inner.kind.get() {
-                SocketKind::Stream => read.bytes.as_slice(),
-                SocketKind::Packet => read.packets.front().unwrap_or(&[]),
-            };
+            let src = read.front();
             let end = match src.iter().position(|&b| b == b'\n') {
                 Some(i) => i + 1,
                 None if self.inner.peer_closed.get() && !src.is_empty() => src.len(),
                 None => return None,
             };
             let mut line = vec![0; end];
-            match self.inner.kind.get() {
-                SocketKind::Stream => read.bytes.read_into(&mut line),
-                SocketKind::Packet => read.packets.read_into(&mut line),
-            };
+            read.read_into(&mut line);
             line
         };
         self.inner.after_user_read();
         Some(line)
     }
+
     /// Limits the read buffer to `size` bytes; 0 means unbounded (Qt:
     /// `setReadBufferSize`). While the buffer is full nothing more is read from the
     /// kernel, so the peer is slowed down (TCP window, Bluetooth flow control) and memory
@@ -145,6 +115,7 @@ impl AbstractSocket {
         self.inner.read_limit.set(size);
         self.inner.update_interest();
     }
+
     /// The read buffer limit; 0 is unbounded (Qt: `readBufferSize`).
     pub fn read_buffer_size(&self) -> usize {
         self.inner.read_limit.get()
@@ -154,46 +125,40 @@ impl AbstractSocket {
 impl Inner {
     pub(super) fn read_full(&self) -> bool {
         let limit = self.read_limit.get();
-        limit > 0 && {
-            let read = self.read.borrow();
-            read.bytes.len() + read.packets.len_bytes() >= limit
-        }
+        limit > 0 && self.read.borrow().len() >= limit
     }
+
     /// Moves what the kernel has into the read buffer, up to the limit, without
     /// emitting anything.
     fn pull(&self, max_total: usize) -> Pull {
         let mut out = Pull::default();
         let Some(fd) = self.fd() else { return out };
-        let kind = self.kind.get();
         loop {
             let limit = self.read_limit.get();
-            let available = {
-                let read = self.read.borrow();
-                read.bytes.len() + read.packets.len_bytes()
-            };
+            let mut read = self.read.borrow_mut();
+            let available = read.len();
             if (limit > 0 && available >= limit) || out.got >= max_total {
                 break;
             }
             let mut short_read = false;
-            let result = match kind {
-                SocketKind::Stream => {
+            let result = match &mut *read {
+                Buffer::Stream(bytes) => {
                     let max = if limit > 0 {
                         limit - available
                     } else {
                         READ_CHUNK
                     };
                     let want = max.min(READ_CHUNK).min(max_total - out.got);
-                    let mut read = self.read.borrow_mut();
-                    let room = read.bytes.spare(want, want);
+                    let room = bytes.spare(want, want);
                     let r = rustix::io::read(&*fd, room);
                     if let Ok(n) = r {
-                        read.bytes.commit(n);
+                        bytes.commit(n);
                         // A read that did not fill its room emptied the kernel's queue.
                         short_read = n > 0 && n < want;
                     }
                     r
                 }
-                SocketKind::Packet => match recv_packet(&fd) {
+                Buffer::Packet(packets) => match recv_packet(&fd) {
                     Ok(packet) if packet.len() > MAX_PACKET => {
                         out.failure = Some(io::Error::from(Errno::MSGSIZE));
                         break;
@@ -201,13 +166,14 @@ impl Inner {
                     Ok(packet) => {
                         let n = packet.len();
                         if n > 0 {
-                            self.read.borrow_mut().packets.push(packet);
+                            packets.push(packet);
                         }
                         Ok(n)
                     }
                     Err(e) => Err(e),
                 },
             };
+            drop(read);
             match result {
                 Ok(0) => {
                     out.eof = true;
@@ -232,6 +198,7 @@ impl Inner {
         }
         out
     }
+
     /// Emits `ready_read` unless it is already being emitted (Qt never nests it).
     pub(super) fn announce(&self) {
         if self.in_ready_read.replace(true) {
@@ -246,6 +213,7 @@ impl Inner {
         let _reset = Reset(&self.in_ready_read);
         self.signals.ready_read.emit(&());
     }
+
     /// On readability: buffers new data, announces it, and handles end of file and
     /// errors.
     ///
@@ -279,10 +247,11 @@ impl Inner {
             (false, None) => {}
         }
     }
+
     /// Reads straight from the kernel into `buf` (stream sockets with an empty buffer).
     /// End of file and errors are left for the readiness path, which meets them again.
     pub(super) fn read_direct(&self, buf: &mut [u8]) -> usize {
-        if self.kind.get() != SocketKind::Stream
+        if self.kind != SocketKind::Stream
             || !self.is_open()
             || self.peer_closed.get()
             || self.kernel_drained.get()
@@ -307,6 +276,7 @@ impl Inner {
             }
         }
     }
+
     /// Buffers what the kernel holds (up to the limit) for the APIs that look into the
     /// buffer, since slots may find it empty while the data still sits in the kernel.
     pub(super) fn fill(&self) {
@@ -314,6 +284,7 @@ impl Inner {
             self.pull(usize::MAX);
         }
     }
+
     pub(super) fn after_user_read(&self) {
         if self.read_limit.get() > 0 {
             self.update_interest();

@@ -26,6 +26,7 @@ impl AbstractSocket {
         });
         self.state() == SocketState::Connected
     }
+
     /// Runs the loop until new data is buffered (or the connection ends), for at most
     /// `timeout`; returns whether new data came (Qt: `waitForReadyRead`).
     pub fn wait_for_ready_read(&self, timeout: Duration) -> bool {
@@ -33,6 +34,7 @@ impl AbstractSocket {
         self.wait(timeout, |s| spy.count() > 0 || !s.is_valid());
         spy.count() > 0
     }
+
     /// Runs the loop until `bytes_written` is emitted, for at most `timeout`; returns
     /// whether it was (Qt: `waitForBytesWritten`).
     pub fn wait_for_bytes_written(&self, timeout: Duration) -> bool {
@@ -43,6 +45,7 @@ impl AbstractSocket {
         }
         false
     }
+
     /// Runs the loop until the socket is unconnected, for at most `timeout`; returns
     /// whether it is (Qt: `waitForDisconnected`).
     pub fn wait_for_disconnected(&self, timeout: Duration) -> bool {

@@ -7,6 +7,7 @@ use rustix::io::Errno;
 use rustix::net::SendFlags;
 
 use super::{AbstractSocket, Inner, KEEP_WRITE_BUFFER};
+use crate::net::buffer::Buffer;
 use crate::{SocketError, SocketKind, SocketState};
 
 impl AbstractSocket {
@@ -24,8 +25,7 @@ impl AbstractSocket {
         if data.is_empty() {
             return Ok(0);
         }
-        let kind = inner.kind.get();
-        if kind == SocketKind::Packet && data.len() > inner.write_chunk.get() {
+        if inner.kind == SocketKind::Packet && data.len() > inner.write_chunk.get() {
             return Err(SocketError::DatagramTooLarge);
         }
         let mut rest = data;
@@ -37,20 +37,17 @@ impl AbstractSocket {
             rest = &data[sent..];
         }
         if !rest.is_empty() {
-            let mut write = inner.write.borrow_mut();
-            match kind {
-                SocketKind::Stream => write.bytes.extend(rest),
-                SocketKind::Packet => write.packets.push(rest.to_vec()),
-            }
+            inner.write.borrow_mut().queue(rest);
         }
         inner.update_interest();
         Ok(data.len())
     }
+
     /// Bytes queued and not yet handed to the kernel (Qt: `bytesToWrite`).
     pub fn bytes_to_write(&self) -> usize {
-        let write = self.inner.write.borrow();
-        write.bytes.len() + write.packets.len_bytes()
+        self.inner.write.borrow().len()
     }
+
     /// Hands as much queued data to the kernel as it takes now, without blocking;
     /// returns whether anything was written (Qt: `flush`, whose `false` also means "not
     /// open").
@@ -76,9 +73,9 @@ impl AbstractSocket {
 
 impl Inner {
     pub(super) fn queued_writes(&self) -> usize {
-        let write = self.write.borrow();
-        write.bytes.len() + write.packets.len_bytes()
+        self.write.borrow().len()
     }
+
     /// Writes queued data to the kernel until it would block; returns the bytes written.
     pub(super) fn write_to_kernel(&self) -> usize {
         let Some(fd) = self.fd() else { return 0 };
@@ -87,27 +84,27 @@ impl Inner {
         loop {
             let result = {
                 let mut write = self.write.borrow_mut();
-                match self.kind.get() {
-                    SocketKind::Stream => {
-                        let data = write.bytes.as_slice();
+                match &mut *write {
+                    Buffer::Stream(bytes) => {
+                        let data = bytes.as_slice();
                         if data.is_empty() {
                             break;
                         }
                         let piece = &data[..data.len().min(chunk)];
                         let r = rustix::net::send(&*fd, piece, SendFlags::NOSIGNAL);
                         if let Ok(n) = r {
-                            write.bytes.consume(n);
+                            bytes.consume(n);
                         }
                         r
                     }
-                    SocketKind::Packet => {
-                        let Some(packet) = write.packets.front() else {
+                    Buffer::Packet(packets) => {
+                        let Some(packet) = packets.front() else {
                             break;
                         };
                         let r = rustix::net::send(&*fd, packet, SendFlags::NOSIGNAL);
                         if let Ok(n) = r {
                             debug_assert_eq!(n, packet.len(), "packets go whole");
-                            write.packets.pop();
+                            packets.pop();
                         }
                         r
                     }
@@ -126,16 +123,18 @@ impl Inner {
         }
         if total > 0 {
             // Keep a moderate buffer for the next burst; give back a huge one.
-            let mut write = self.write.borrow_mut();
-            write.bytes.shrink_if_idle(KEEP_WRITE_BUFFER);
+            if let Buffer::Stream(bytes) = &mut *self.write.borrow_mut() {
+                bytes.shrink_if_idle(KEEP_WRITE_BUFFER);
+            }
         }
         total
     }
+
     /// Sends from `data` without queueing it, until the kernel would block; a packet goes
     /// whole or not at all. Returns the bytes sent.
     pub(super) fn send_direct(&self, data: &[u8]) -> usize {
         let Some(fd) = self.fd() else { return 0 };
-        let chunk = match self.kind.get() {
+        let chunk = match self.kind {
             SocketKind::Stream => self.write_chunk.get(),
             SocketKind::Packet => data.len(),
         };
@@ -154,6 +153,7 @@ impl Inner {
         }
         sent
     }
+
     /// Reports bytes written outside the notifier's slot on a later iteration, so
     /// `bytes_written` is never emitted from inside `write`.
     pub(super) fn note_written_later(self: &Rc<Self>, n: usize) {
