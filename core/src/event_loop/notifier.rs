@@ -86,6 +86,9 @@ pub(crate) struct NotifierInner {
     emitting: Cell<bool>,
     pending: Cell<Readiness>,
     activated: Signal<Readiness>,
+    /// Called instead of emitting `activated`, for the crate's own sockets and servers:
+    /// one call per readiness instead of an emission into a slot that calls it.
+    handler: Option<Box<dyn Fn(Readiness)>>,
 }
 
 /// Watches a file descriptor and emits [`activated`](Self::activated) while it is ready
@@ -145,6 +148,26 @@ impl SocketNotifier {
         fd: F,
         interest: Interest,
     ) -> io::Result<SocketNotifier> {
+        Self::build(event_loop, fd, interest, None)
+    }
+
+    /// A notifier that calls `handler` where [`new`](Self::new)'s would emit
+    /// `activated` (which then never fires), with the same rules otherwise.
+    pub(crate) fn with_handler<F: AsFd + 'static>(
+        event_loop: &LoopHandle,
+        fd: F,
+        interest: Interest,
+        handler: impl Fn(Readiness) + 'static,
+    ) -> io::Result<SocketNotifier> {
+        Self::build(event_loop, fd, interest, Some(Box::new(handler)))
+    }
+
+    fn build<F: AsFd + 'static>(
+        event_loop: &LoopHandle,
+        fd: F,
+        interest: Interest,
+        handler: Option<Box<dyn Fn(Readiness)>>,
+    ) -> io::Result<SocketNotifier> {
         let raw_fd = fd.as_fd().as_raw_fd();
         let queue: Rc<ReadyQueue> = event_loop.inner().ready.clone();
         let calloop = event_loop.inner().calloop_handle.clone();
@@ -172,6 +195,7 @@ impl SocketNotifier {
                 emitting: Cell::new(false),
                 pending: Cell::new(Readiness::default()),
                 activated: Signal::new(),
+                handler,
             }
         });
         match inner.calloop.register_dispatcher(inner.dispatcher.clone()) {
@@ -316,7 +340,10 @@ impl NotifierInner {
         }
         self.emitting.set(true);
         let _guard = Emitting(&self);
-        self.activated.emit(&r);
+        match &self.handler {
+            Some(handler) => handler(r),
+            None => self.activated.emit(&r),
+        }
     }
 
     /// Registers the fd again if it was unregistered.

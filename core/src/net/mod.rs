@@ -10,6 +10,7 @@ mod socket_state;
 mod tcp;
 pub mod transport;
 mod unix;
+mod watched_fd;
 
 pub use abstract_socket::{AbstractSocket, WeakAbstractSocket};
 pub use socket_io::SocketIo;

@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -12,9 +12,10 @@ use rustix::io::Errno;
 use rustix::net::SocketFlags;
 
 use super::transport::SocketTransport;
+use super::watched_fd::WatchedFd;
 use crate::{
     single_shot, AbstractSocket, Interest, LoopHandle, Signal, SocketError, SocketKind,
-    SocketNotifier, SocketState, WeakLoopHandle,
+    SocketState, WeakLoopHandle,
 };
 
 /// Qt's default `maxPendingConnections`.
@@ -22,15 +23,10 @@ const DEFAULT_MAX_PENDING: usize = 30;
 /// Pause before accepting again after an error such as running out of fds.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-struct Listener {
-    fd: Rc<OwnedFd>,
-    notifier: SocketNotifier,
-}
-
 struct Inner {
     event_loop: WeakLoopHandle,
     kind: SocketKind,
-    listener: RefCell<Option<Listener>>,
+    listener: RefCell<Option<WatchedFd>>,
     pending: RefCell<VecDeque<AbstractSocket>>,
     max_pending: Cell<usize>,
     paused: Cell<bool>,
@@ -113,18 +109,16 @@ impl SocketServer {
             .upgrade()
             .ok_or(SocketError::Operation)?;
         rustix::io::ioctl_fionbio(&fd, true).map_err(|e| self.set_error(e))?;
-        let fd = Rc::new(fd);
-        let notifier = SocketNotifier::new(&handle, fd.clone(), Interest::READ)
-            .map_err(|e| self.set_error(Errno::from_io_error(&e).unwrap_or(Errno::INVAL)))?;
         let weak = Rc::downgrade(&self.inner);
-        notifier.activated().connect(move |_| {
+        let listener = WatchedFd::new(&handle, fd, Interest::READ, move |_| {
             if let Some(inner) = weak.upgrade() {
                 inner.accept_ready();
             }
-        });
+        })
+        .map_err(|e| self.set_error(Errno::from_io_error(&e).unwrap_or(Errno::INVAL)))?;
         self.inner.error.set(None);
         self.inner.paused.set(false);
-        *self.inner.listener.borrow_mut() = Some(Listener { fd, notifier });
+        *self.inner.listener.borrow_mut() = Some(listener);
         Ok(())
     }
 
@@ -152,11 +146,7 @@ impl SocketServer {
 
     /// The listening fd (Qt: `socketDescriptor`).
     pub fn socket_descriptor(&self) -> Option<RawFd> {
-        self.inner
-            .listener
-            .borrow()
-            .as_ref()
-            .map(|l| l.fd.as_raw_fd())
+        self.inner.listener.borrow().as_ref().map(WatchedFd::raw_fd)
     }
 
     /// Runs `f` with the listening fd (for `getsockname` and socket options).
@@ -166,7 +156,7 @@ impl SocketServer {
             .listener
             .borrow()
             .as_ref()
-            .map(|l| l.fd.clone())?;
+            .map(|l| l.fd().clone())?;
         Some(f(std::os::fd::AsFd::as_fd(&*fd)))
     }
 
@@ -224,8 +214,8 @@ impl Inner {
         let listener = self.listener.borrow();
         let Some(l) = listener.as_ref() else { return };
         let room = self.pending.borrow().len() < self.max_pending.get();
-        if let Err(e) = l.notifier.set_enabled(room && !self.paused.get()) {
-            log::error!("listening fd {}: {e}", l.fd.as_raw_fd());
+        if let Err(e) = l.set_enabled(room && !self.paused.get()) {
+            log::error!("listening fd {}: {e}", l.raw_fd());
         }
     }
 
@@ -238,7 +228,7 @@ impl Inner {
             if self.pending.borrow().len() >= self.max_pending.get() {
                 break;
             }
-            let Some(fd) = self.listener.borrow().as_ref().map(|l| l.fd.clone()) else {
+            let Some(fd) = self.listener.borrow().as_ref().map(|l| l.fd().clone()) else {
                 return;
             };
             match rustix::net::accept_with(&*fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {

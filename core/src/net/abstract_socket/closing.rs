@@ -123,8 +123,8 @@ impl Inner {
         let io = self.io.borrow_mut().take();
         if let Some(io) = io.as_ref() {
             if graceful {
-                let _ = rustix::net::shutdown(&*io.fd, rustix::net::Shutdown::Write);
-                self.drain_kernel(&io.fd);
+                let _ = rustix::net::shutdown(&**io.fd(), rustix::net::Shutdown::Write);
+                self.drain_kernel(io.fd());
             }
         }
         drop(io);

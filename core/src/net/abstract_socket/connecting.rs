@@ -8,9 +8,10 @@ use std::rc::Rc;
 use rustix::io::Errno;
 
 use super::closer::close_off_thread;
-use super::{AbstractSocket, Inner, Io, CONNECT_RECHECK};
+use super::{AbstractSocket, Inner, CONNECT_RECHECK};
 use crate::net::transport::{DrainCheck, SocketTransport};
-use crate::{single_shot, Interest, SocketError, SocketNotifier, SocketState};
+use crate::net::watched_fd::WatchedFd;
+use crate::{single_shot, Interest, SocketError, SocketState};
 
 impl SocketTransport for AbstractSocket {
     fn adopt_descriptor(&self, fd: OwnedFd, state: SocketState) -> Result<(), SocketError> {
@@ -117,17 +118,15 @@ impl AbstractSocket {
         if state == SocketState::Connected {
             self.clear_for_new_connection();
         }
-        let fd = Rc::new(fd);
-        let notifier = SocketNotifier::new(&handle, fd.clone(), Interest::NONE)
-            .map_err(|e| self.os_error(e))?;
         let weak = Rc::downgrade(&self.inner);
-        notifier.activated().connect(move |r| {
+        let io = WatchedFd::new(&handle, fd, Interest::NONE, move |r| {
             if let Some(inner) = weak.upgrade() {
-                inner.on_ready(*r);
+                inner.on_ready(r);
             }
-        });
+        })
+        .map_err(|e| self.os_error(e))?;
         self.inner.generation.set(self.inner.generation.get() + 1);
-        *self.inner.io.borrow_mut() = Some(Io { fd, notifier });
+        *self.inner.io.borrow_mut() = Some(io);
         Ok(())
     }
 
@@ -166,7 +165,7 @@ impl Inner {
                 // Writable but not connected yet: look again shortly instead of spinning
                 // on a level-triggered writable fd.
                 if let Some(io) = self.io.borrow().as_ref() {
-                    let _ = io.notifier.set_enabled(false);
+                    let _ = io.set_enabled(false);
                 }
                 let Some(handle) = self.event_loop.upgrade() else {
                     return;
@@ -190,9 +189,8 @@ impl Inner {
 
     pub(super) fn fail_connect(&self, error: SocketError, message: &str) {
         let io = self.io.borrow_mut().take();
-        if let Some(Io { fd, notifier }) = io {
-            drop(notifier);
-            close_off_thread(fd, &self.event_loop);
+        if let Some(io) = io {
+            close_off_thread(io.into_fd(), &self.event_loop);
         }
         self.set_error(error, message);
         self.signals.error_occurred.emit(&error);

@@ -15,7 +15,7 @@ mod writing;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,10 @@ use rustix::io::Errno;
 
 use super::buffer::Buffer;
 use super::transport::DrainCheck;
+use super::watched_fd::WatchedFd;
 use super::SocketIo;
 use crate::{
-    Interest, LoopHandle, Readiness, Signal, SocketError, SocketKind, SocketNotifier, SocketState,
-    WeakLoopHandle,
+    Interest, LoopHandle, Readiness, Signal, SocketError, SocketKind, SocketState, WeakLoopHandle,
 };
 
 /// Bytes asked of the kernel per stream read.
@@ -46,11 +46,6 @@ const DEFAULT_WRITE_CHUNK: usize = 64 * 1024;
 /// not connected yet (fresh Bluetooth sockets do that).
 const CONNECT_RECHECK: Duration = Duration::from_millis(5);
 
-struct Io {
-    fd: Rc<OwnedFd>,
-    notifier: SocketNotifier,
-}
-
 struct Signals {
     connected: Signal<()>,
     disconnected: Signal<()>,
@@ -63,7 +58,7 @@ struct Signals {
 
 struct Inner {
     event_loop: WeakLoopHandle,
-    io: RefCell<Option<Io>>,
+    io: RefCell<Option<WatchedFd>>,
     /// Bumped whenever the fd changes, so stale timers and queued work can tell.
     generation: Cell<u64>,
     kind: SocketKind,
@@ -266,12 +261,12 @@ impl AbstractSocket {
 
     /// The fd, while the socket has one (Qt: `socketDescriptor`, which says -1 for none).
     pub fn socket_descriptor(&self) -> Option<RawFd> {
-        self.inner.io.borrow().as_ref().map(|io| io.fd.as_raw_fd())
+        self.inner.io.borrow().as_ref().map(WatchedFd::raw_fd)
     }
 
     /// Runs `f` with the fd, while the socket has one (for socket options).
     pub fn with_fd<R>(&self, f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> R) -> Option<R> {
-        let fd = self.inner.io.borrow().as_ref().map(|io| io.fd.clone())?;
+        let fd = self.inner.io.borrow().as_ref().map(|io| io.fd().clone())?;
         Some(f(fd.as_fd()))
     }
 
@@ -314,7 +309,7 @@ impl Inner {
     }
 
     fn fd(&self) -> Option<Rc<OwnedFd>> {
-        self.io.borrow().as_ref().map(|io| io.fd.clone())
+        self.io.borrow().as_ref().map(|io| io.fd().clone())
     }
 
     fn set_error(&self, error: SocketError, message: &str) {
@@ -343,21 +338,8 @@ impl Inner {
         };
         let io = self.io.borrow();
         let Some(io) = io.as_ref() else { return };
-        // With no interest at all the poller would still report hang-ups, level-triggered:
-        // switch the notifier off instead.
-        let enabled = interest != Interest::NONE;
-        let result = if enabled {
-            io.notifier
-                .set_interest(interest)
-                .and_then(|()| io.notifier.set_enabled(true))
-        } else {
-            io.notifier.set_enabled(false)
-        };
-        if let Err(e) = result {
-            log::error!(
-                "socket fd {}: updating poll interest: {e}",
-                io.fd.as_raw_fd()
-            );
+        if let Err(e) = io.watch(interest) {
+            log::error!("socket fd {}: updating poll interest: {e}", io.raw_fd());
         }
     }
 
