@@ -107,6 +107,7 @@ struct Inner {
 /// An LE-only run (`LOW_ENERGY`) reports only devices that speak LE as far as
 /// bluetoothd tells (see [`DeviceInfo::core_configurations`]); a classic-only run only
 /// those with BR/EDR.
+#[must_use = "dropping the last handle of an agent stops its run"]
 #[derive(Clone)]
 pub struct DeviceDiscoveryAgent {
     inner: Rc<Inner>,

@@ -118,6 +118,10 @@ struct State {
 /// });
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// A cheap handle (`Clone`); dropping the last handle closes the listening socket and the
+/// connections not yet taken, and removes a service record it published.
+#[must_use = "dropping the last handle of a server closes it and removes its service record"]
 #[derive(Clone)]
 pub struct BluetoothServer {
     server: SocketServer,

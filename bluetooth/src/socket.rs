@@ -66,6 +66,10 @@ struct Settings {
 /// `MissingPermissionsError` and refused authentication (a pairing the peer rejects)
 /// are `SocketAccess`; Qt's `NoSocketError` is `None` from
 /// [`error`](AbstractSocket::error).
+///
+/// A cheap handle (`Clone`); dropping the last handle closes the connection at once, as
+/// [`AbstractSocket`] describes.
+#[must_use = "dropping the last handle of a socket closes it at once"]
 #[derive(Clone)]
 pub struct BluetoothSocket {
     socket: AbstractSocket,

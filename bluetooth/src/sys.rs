@@ -229,6 +229,17 @@ fn getsockopt<T: Copy + Default>(
             &mut len,
         )
     })?;
+    // A shorter answer left part of `value` at its default: refuse it rather than
+    // return a value the kernel did not give.
+    if len as usize != size_of::<T>() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "getsockopt({level}, {name}) gave {len} bytes, expected {}",
+                size_of::<T>()
+            ),
+        ));
+    }
     Ok(value)
 }
 

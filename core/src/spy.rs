@@ -22,6 +22,7 @@ use crate::signal::{ScopedConnection, Signal};
 /// ```
 ///
 /// The spy disconnects itself when dropped and does not keep the signal alive.
+#[must_use = "dropping a SignalSpy disconnects it"]
 pub struct SignalSpy<T: Clone + 'static> {
     records: Rc<RefCell<Vec<T>>>,
     /// Total emissions seen, including those already taken.

@@ -107,6 +107,7 @@ pub(crate) struct NotifierInner {
 /// An fd that epoll refuses (a regular file, or a character device such as `/dev/null`:
 /// stdin for `cmd < file`) is *always ready*, as `poll(2)` and Qt report it: see
 /// [`new`](Self::new).
+#[must_use = "dropping a SocketNotifier stops watching its fd"]
 pub struct SocketNotifier {
     inner: Rc<NotifierInner>,
 }
@@ -142,7 +143,6 @@ impl SocketNotifier {
     /// # Errors
     /// The poller refused the fd for another reason (e.g. `EBADF`, or `EEXIST` for an fd
     /// another notifier of this loop already watches).
-    #[must_use = "dropping a SocketNotifier stops watching its fd"]
     pub fn new<F: AsFd + 'static>(
         event_loop: &LoopHandle,
         fd: F,

@@ -190,6 +190,7 @@ pub(crate) type Registry = HashMap<u64, Box<dyn std::any::Any>>;
 ///
 /// Dropping the emitter unregisters it; it never keeps the signal alive. Emissions into a
 /// signal that was dropped in the meantime are discarded.
+#[must_use = "dropping a RemoteEmitter unregisters it: later emissions through it are refused"]
 pub struct RemoteEmitter<T: Send + 'static> {
     id: u64,
     sender: LoopSender,

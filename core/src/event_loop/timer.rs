@@ -232,6 +232,7 @@ impl TimerInner {
 /// `Timer` is a cheap handle (`Clone`); dropping the last handle stops the timer, and the
 /// loop holds none. A timer may be started, stopped or dropped from inside its own
 /// `timeout` slot.
+#[must_use = "dropping the last handle of a Timer stops it"]
 #[derive(Clone)]
 pub struct Timer {
     inner: Rc<TimerInner>,
@@ -249,7 +250,6 @@ impl fmt::Debug for Timer {
 
 impl Timer {
     /// Creates an inactive, repeating timer with a zero interval on `event_loop`.
-    #[must_use = "dropping the last handle of a Timer stops it"]
     pub fn new(event_loop: &LoopHandle) -> Timer {
         Timer {
             inner: Rc::new(TimerInner {

@@ -49,6 +49,7 @@ struct Inner {
 ///
 /// A cheap handle (`Clone`). Dropping the last handle closes the listening socket and the
 /// queued connections.
+#[must_use = "dropping the last handle of a server closes it and its pending connections"]
 #[derive(Clone)]
 pub struct SocketServer {
     inner: Rc<Inner>,

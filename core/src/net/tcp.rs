@@ -26,6 +26,10 @@ use crate::{AbstractSocket, LoopHandle, SocketError, SocketKind, SocketServer, S
 /// socket.connect_to_host("127.0.0.1", 8080)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A cheap handle (`Clone`); dropping the last handle closes the connection at once, as
+/// [`AbstractSocket`] describes.
+#[must_use = "dropping the last handle of a socket closes it at once"]
 #[derive(Clone)]
 pub struct TcpSocket {
     socket: AbstractSocket,
@@ -189,6 +193,10 @@ impl TcpSocket {
 }
 
 /// A TCP server (Qt's `QTcpServer`).
+///
+/// A cheap handle (`Clone`); dropping the last handle closes the listening socket and the
+/// connections not yet taken.
+#[must_use = "dropping the last handle of a server closes it and its pending connections"]
 #[derive(Clone)]
 pub struct TcpServer {
     server: SocketServer,

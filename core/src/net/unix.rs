@@ -30,6 +30,10 @@ fn unix_addr(path: &Path) -> Result<SocketAddrUnix, SocketError> {
 /// An `AF_UNIX` connection, stream (`SOCK_STREAM`) or packets (`SOCK_SEQPACKET`) (Qt's
 /// `QLocalSocket`, which has streams only). The [`AbstractSocket`] is reached through
 /// `Deref`.
+///
+/// A cheap handle (`Clone`); dropping the last handle closes the connection at once, as
+/// [`AbstractSocket`] describes.
+#[must_use = "dropping the last handle of a socket closes it at once"]
 #[derive(Clone)]
 pub struct UnixSocket {
     socket: AbstractSocket,
@@ -123,6 +127,10 @@ impl UnixSocket {
 }
 
 /// An `AF_UNIX` server (Qt's `QLocalServer`).
+///
+/// A cheap handle (`Clone`); dropping the last handle closes the listening socket and the
+/// connections not yet taken.
+#[must_use = "dropping the last handle of a server closes it and its pending connections"]
 #[derive(Clone)]
 pub struct UnixServer {
     server: SocketServer,

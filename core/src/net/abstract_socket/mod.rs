@@ -124,6 +124,7 @@ struct Inner {
 /// bytes still waiting to be written are then lost (a `log` warning says how many): call
 /// [`disconnect_from_host`](Self::disconnect_from_host) and keep the handle until
 /// `disconnected` to deliver them.
+#[must_use = "dropping the last handle of a socket closes it at once"]
 #[derive(Clone)]
 pub struct AbstractSocket {
     inner: Rc<Inner>,
