@@ -50,6 +50,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod event_loop;
+mod generation;
 mod net;
 mod object;
 mod signal;

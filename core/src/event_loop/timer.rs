@@ -17,11 +17,12 @@ use rustix::time::{
 };
 
 use super::{LoopHandle, WeakLoopHandle};
+use crate::generation::{Generation, Stamp};
 use crate::signal::Signal;
 
 enum Action {
     /// A [`Timer`], valid while its generation matches (a restart bumps it).
-    Timer(Weak<TimerInner>, u64),
+    Timer(Weak<TimerInner>, Stamp),
     /// A [`single_shot`] closure.
     Once(Box<dyn FnOnce()>),
 }
@@ -124,7 +125,7 @@ impl TimerQueue {
             match entry.action {
                 Action::Timer(weak, generation) => {
                     if let Some(timer) = weak.upgrade() {
-                        if timer.generation.get() == generation && timer.active.get() {
+                        if timer.generation.is_current(generation) && timer.active.get() {
                             timer.fire(self, entry.deadline, now);
                         }
                     }
@@ -146,7 +147,7 @@ impl TimerQueue {
                 let stale = match &top.action {
                     Action::Timer(w, g) => w
                         .upgrade()
-                        .is_none_or(|t| t.generation.get() != *g || !t.active.get()),
+                        .is_none_or(|t| !t.generation.is_current(*g) || !t.active.get()),
                     Action::Once(_) => false,
                 };
                 if !stale {
@@ -196,7 +197,7 @@ struct TimerInner {
     interval: Cell<Duration>,
     single_shot: Cell<bool>,
     active: Cell<bool>,
-    generation: Cell<u64>,
+    generation: Generation,
     deadline: Cell<Option<Instant>>,
     timeout: Signal<()>,
 }
@@ -216,7 +217,7 @@ impl TimerInner {
             self.deadline.set(Some(next));
             queue.push(
                 next,
-                Action::Timer(Rc::downgrade(self), self.generation.get()),
+                Action::Timer(Rc::downgrade(self), self.generation.stamp()),
             );
         }
         self.timeout.emit(&());
@@ -257,7 +258,7 @@ impl Timer {
                 interval: Cell::new(Duration::ZERO),
                 single_shot: Cell::new(false),
                 active: Cell::new(false),
-                generation: Cell::new(0),
+                generation: Generation::default(),
                 deadline: Cell::new(None),
                 timeout: Signal::new(),
             }),
@@ -285,14 +286,14 @@ impl Timer {
             return;
         };
         let inner = &self.inner;
-        inner.generation.set(inner.generation.get() + 1);
+        inner.generation.bump();
         inner.active.set(true);
         let deadline = Instant::now() + inner.interval.get();
         inner.deadline.set(Some(deadline));
         let queue = &handle.inner().timers;
         queue.push(
             deadline,
-            Action::Timer(Rc::downgrade(inner), inner.generation.get()),
+            Action::Timer(Rc::downgrade(inner), inner.generation.stamp()),
         );
         queue.rearm();
     }
@@ -302,7 +303,7 @@ impl Timer {
         let inner = &self.inner;
         inner.active.set(false);
         inner.deadline.set(None);
-        inner.generation.set(inner.generation.get() + 1);
+        inner.generation.bump();
     }
 
     /// Whether the timer is running (Qt's `QTimer::isActive`).

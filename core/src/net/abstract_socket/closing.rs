@@ -99,10 +99,10 @@ impl Inner {
             self.finish_close(true);
             return;
         };
-        let (weak, generation) = (Rc::downgrade(self), self.generation.get());
+        let (weak, generation) = (Rc::downgrade(self), self.generation.stamp());
         single_shot(&handle, CLOSE_DRAIN_POLL, move || {
             if let Some(inner) = weak.upgrade() {
-                if inner.generation.get() == generation
+                if inner.generation.is_current(generation)
                     && inner.state.get() == SocketState::Closing
                     && inner.queued_writes() == 0
                 {
@@ -128,7 +128,7 @@ impl Inner {
             }
         }
         drop(io);
-        self.generation.set(self.generation.get() + 1);
+        self.generation.bump();
         self.set_state(SocketState::Unconnected);
         if matches!(previous, SocketState::Connected | SocketState::Closing) {
             self.signals.disconnected.emit(&());

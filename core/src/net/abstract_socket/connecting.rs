@@ -125,7 +125,7 @@ impl AbstractSocket {
             }
         })
         .map_err(|e| self.os_error(e))?;
-        self.inner.generation.set(self.inner.generation.get() + 1);
+        self.inner.generation.bump();
         *self.inner.io.borrow_mut() = Some(io);
         Ok(())
     }
@@ -171,10 +171,10 @@ impl Inner {
                     return;
                 };
                 let weak = Rc::downgrade(self);
-                let generation = self.generation.get();
+                let generation = self.generation.stamp();
                 single_shot(&handle, CONNECT_RECHECK, move || {
                     if let Some(inner) = weak.upgrade() {
-                        if inner.generation.get() == generation
+                        if inner.generation.is_current(generation)
                             && inner.state.get() == SocketState::Connecting
                         {
                             inner.check_connect();

@@ -25,6 +25,7 @@ use super::buffer::Buffer;
 use super::transport::DrainCheck;
 use super::watched_fd::WatchedFd;
 use super::SocketIo;
+use crate::generation::Generation;
 use crate::{
     Interest, LoopHandle, Readiness, Signal, SocketError, SocketKind, SocketState, WeakLoopHandle,
 };
@@ -60,7 +61,7 @@ struct Inner {
     event_loop: WeakLoopHandle,
     io: RefCell<Option<WatchedFd>>,
     /// Bumped whenever the fd changes, so stale timers and queued work can tell.
-    generation: Cell<u64>,
+    generation: Generation,
     kind: SocketKind,
     state: Cell<SocketState>,
     error: Cell<Option<SocketError>>,
@@ -150,7 +151,7 @@ impl AbstractSocket {
             inner: Rc::new(Inner {
                 event_loop: event_loop.downgrade(),
                 io: RefCell::new(None),
-                generation: Cell::new(0),
+                generation: Generation::default(),
                 kind,
                 state: Cell::new(SocketState::Unconnected),
                 error: Cell::new(None),
