@@ -1,11 +1,14 @@
-//! Loopback TCP through sigloop sockets against plain `std::net` sockets, in one run.
+//! Loopback TCP through sigloop sockets against plain `std::net` sockets and tokio, in
+//! one run.
 //!
 //! Prints `<case> <value>`: bulk throughput (MiB/s, 256 MiB one way, acknowledged by the
 //! receiver) and the round trip of a 64-byte message (µs, median of 20 000), each for
-//! `raw` (blocking `std::net`, one thread per side) and `sigloop` (one event loop per
-//! side, on its own thread), then the ratios sigloop / raw.
+//! `raw` (blocking `std::net`, one thread per side), `tokio` (a current-thread runtime
+//! per side, each on its own thread: the nearest async counterpart of a loop per side)
+//! and `sigloop` (one event loop per side, on its own thread), then the ratios to raw.
+//! The three alternate, each keeping its best of three.
 //!
-//! Run: `cargo bench -p sigloop-core --bench sockets`
+//! Run: `cargo bench --bench sockets`
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
@@ -14,7 +17,8 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sigloop_core::{EventLoop, TcpServer, TcpSocket};
+use sigloop::core::{EventLoop, TcpServer, TcpSocket};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BULK: usize = 256 << 20;
 const MSG: usize = 64;
@@ -80,6 +84,77 @@ fn raw_rtt() -> f64 {
         samples.push(t.elapsed());
     }
     median_us(samples)
+}
+
+// ---- tokio ----
+
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap()
+}
+
+/// A tokio server on its own thread and runtime, as `raw_server`.
+fn tokio_server(mode: &'static str) -> SocketAddr {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        tokio_runtime().block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; CHUNK];
+            if mode == "sink" {
+                let mut got = 0;
+                while got < BULK {
+                    got += s.read(&mut buf).await.unwrap();
+                }
+                s.write_all(b"k").await.unwrap();
+            } else {
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => s.write_all(&buf[..n]).await.unwrap(),
+                    }
+                }
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn tokio_throughput() -> f64 {
+    let addr = tokio_server("sink");
+    tokio_runtime().block_on(async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let data = vec![7u8; CHUNK];
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < BULK {
+            s.write_all(&data).await.unwrap();
+            sent += CHUNK;
+        }
+        let mut ack = [0u8; 1];
+        s.read_exact(&mut ack).await.unwrap();
+        BULK as f64 / (1 << 20) as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+fn tokio_rtt() -> f64 {
+    let addr = tokio_server("echo");
+    tokio_runtime().block_on(async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let msg = [1u8; MSG];
+        let mut back = [0u8; MSG];
+        let mut samples = Vec::with_capacity(ROUND_TRIPS);
+        for _ in 0..ROUND_TRIPS {
+            let t = Instant::now();
+            s.write_all(&msg).await.unwrap();
+            s.read_exact(&mut back).await.unwrap();
+            samples.push(t.elapsed());
+        }
+        median_us(samples)
+    })
 }
 
 // ---- sigloop ----
@@ -193,20 +268,25 @@ fn sigloop_rtt() -> f64 {
 
 fn main() {
     // Alternate, and keep each side's best of three.
-    let mut raw_tp = 0f64;
-    let mut sig_tp = 0f64;
-    let mut raw_rt = f64::MAX;
-    let mut sig_rt = f64::MAX;
+    let (mut raw_tp, mut tok_tp, mut sig_tp) = (0f64, 0f64, 0f64);
+    let (mut raw_rt, mut tok_rt, mut sig_rt) = (f64::MAX, f64::MAX, f64::MAX);
     for _ in 0..3 {
         raw_tp = raw_tp.max(raw_throughput());
+        tok_tp = tok_tp.max(tokio_throughput());
         sig_tp = sig_tp.max(sigloop_throughput());
         raw_rt = raw_rt.min(raw_rtt());
+        tok_rt = tok_rt.min(tokio_rtt());
         sig_rt = sig_rt.min(sigloop_rtt());
     }
     println!("tcp_throughput_raw_mib_s {raw_tp:.0}");
+    println!("tcp_throughput_tokio_mib_s {tok_tp:.0}");
     println!("tcp_throughput_sigloop_mib_s {sig_tp:.0}");
     println!("tcp_rtt_raw_us {raw_rt:.2}");
+    println!("tcp_rtt_tokio_us {tok_rt:.2}");
     println!("tcp_rtt_sigloop_us {sig_rt:.2}");
+    println!("ratio_throughput_tokio_over_raw {:.3}", tok_tp / raw_tp);
     println!("ratio_throughput_sigloop_over_raw {:.3}", sig_tp / raw_tp);
+    println!("ratio_rtt_tokio_over_raw {:.3}", tok_rt / raw_rt);
     println!("ratio_rtt_sigloop_over_raw {:.3}", sig_rt / raw_rt);
+    println!("ratio_rtt_sigloop_over_tokio {:.3}", sig_rt / tok_rt);
 }
