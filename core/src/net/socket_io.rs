@@ -15,7 +15,17 @@ use super::AbstractSocket;
 /// descriptor (there is nothing to flush). Drive the loop to move data.
 #[derive(Debug, Clone, Copy)]
 pub struct SocketIo<'a> {
-    pub(super) socket: &'a AbstractSocket,
+    socket: &'a AbstractSocket,
+}
+
+impl AbstractSocket {
+    /// The socket as [`std::io::Read`] and [`std::io::Write`], for code written against
+    /// them (`BufReader`, `write!`, `io::copy`). The socket's own `read`, `write` and
+    /// `flush` are Qt's, with Qt's results; the adapter's follow the io traits: see
+    /// [`SocketIo`].
+    pub fn io(&self) -> SocketIo<'_> {
+        SocketIo { socket: self }
+    }
 }
 
 impl io::Read for SocketIo<'_> {

@@ -1,5 +1,5 @@
 //! The interface a transport (TCP, Unix, Bluetooth, or yours) drives an
-//! [`AbstractSocket`] with: handing over a connecting or connected fd, the lookup state
+//! [`AbstractSocket`](crate::AbstractSocket) with: handing over a connecting or connected fd, the lookup state
 //! before a connect, its own error mapping, a graceful close that waits for the kernel,
 //! and the write size. User code never needs it; import [`SocketTransport`] to write a
 //! transport.
@@ -7,20 +7,20 @@
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::{AbstractSocket, SocketError, SocketState};
+use super::{SocketError, SocketState};
 
 /// Whether the kernel has sent everything queued on an fd (see
 /// [`SocketTransport::set_close_drain`]).
 pub type DrainCheck = fn(BorrowedFd<'_>) -> io::Result<bool>;
 
-mod sealed {
+pub(crate) mod sealed {
+    /// Only the crate's own socket implements [`SocketTransport`](super::SocketTransport).
     pub trait Sealed {}
-    impl Sealed for super::AbstractSocket {}
 }
 
-/// A transport's hooks into an [`AbstractSocket`], apart from its user API so that a
+/// A transport's hooks into an [`AbstractSocket`](crate::AbstractSocket), apart from its user API so that a
 /// socket type built on it (`TcpSocket`, `BluetoothSocket`) does not hand them to its
-/// users. Implemented by [`AbstractSocket`] only.
+/// users. Implemented by [`AbstractSocket`](crate::AbstractSocket) only.
 pub trait SocketTransport: sealed::Sealed {
     /// Adopts `fd`, a socket already connected (`SocketState::Connected`) or whose
     /// non-blocking connect is in progress (`SocketState::Connecting`) (Qt:

@@ -13,6 +13,8 @@ use crate::net::transport::{DrainCheck, SocketTransport};
 use crate::net::watched_fd::WatchedFd;
 use crate::{single_shot, Interest, SocketError, SocketState};
 
+impl crate::net::transport::sealed::Sealed for AbstractSocket {}
+
 impl SocketTransport for AbstractSocket {
     fn adopt_descriptor(&self, fd: OwnedFd, state: SocketState) -> Result<(), SocketError> {
         if !matches!(state, SocketState::Connected | SocketState::Connecting) {

@@ -24,7 +24,6 @@ use rustix::io::Errno;
 use super::buffer::Buffer;
 use super::transport::DrainCheck;
 use super::watched_fd::WatchedFd;
-use super::SocketIo;
 use crate::generation::Generation;
 use crate::{
     Interest, LoopHandle, Readiness, Signal, SocketError, SocketKind, SocketState, WeakLoopHandle,
@@ -274,14 +273,6 @@ impl AbstractSocket {
 
     fn set_state(&self, state: SocketState) {
         self.inner.set_state(state);
-    }
-
-    /// The socket as [`std::io::Read`] and [`std::io::Write`], for code written against
-    /// them (`BufReader`, `write!`, `io::copy`). The socket's own `read`, `write` and
-    /// `flush` are Qt's, with Qt's results; the adapter's follow the io traits: see
-    /// [`SocketIo`].
-    pub fn io(&self) -> SocketIo<'_> {
-        SocketIo { socket: self }
     }
 
     /// Whether the peer has closed its side (nothing more will arrive).
