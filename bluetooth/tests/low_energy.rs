@@ -380,9 +380,15 @@ fn le_central_reads_writes_and_gets_notifications_in_order() {
     bed.settle_le(0, 1);
     let connected = SignalSpy::new(c.connected());
     c.connect_to_device().unwrap();
-    assert!(connected
-        .wait_for_count(&h, 1, Duration::from_secs(60))
-        .unwrap());
+    assert!(
+        connected
+            .wait_for_count(&h, 1, Duration::from_secs(60))
+            .unwrap(),
+        "reconnect: {:?} {:?}: {}",
+        c.state(),
+        c.error(),
+        c.error_string()
+    );
     let s2 = discovered_service(&h, &c);
     assert_eq!(s.state(), ServiceState::InvalidService);
     let read2 = s2.characteristic(READ).unwrap();

@@ -134,9 +134,14 @@ const LE_PROBE_PSM: u16 = 0x0001;
 /// (`ECONNREFUSED`), which says the link was made. A socket of our own on the ATT channel
 /// would not do: a client's fixed channel keeps the listener's off the link.
 ///
+/// The kernel also answers `ECONNREFUSED` when its channel timer (the socket's send
+/// timeout, `timeout` here) fires before any link came up: that refusal is told apart by
+/// asking the adapter whether it has an LE link to `peer` (`HCIGETCONNLIST`), and is then
+/// `ETIMEDOUT`.
+///
 /// # Errors
-/// `ECONNREFUSED` is returned as `Ok`; any other OS error (`EHOSTDOWN`, `ETIMEDOUT`,
-/// `ECONNABORTED`: no link) as is.
+/// `ECONNREFUSED` with the link up is returned as `Ok`; without it, `ETIMEDOUT`; any
+/// other OS error (`EHOSTDOWN`, `ETIMEDOUT`, `ECONNABORTED`: no link) as is.
 pub(crate) fn le_link_up(
     local: BluetoothAddress,
     peer: BluetoothAddress,
@@ -157,7 +162,17 @@ pub(crate) fn le_link_up(
     };
     match connect_l2cap(fd.as_fd(), peer, LE_PROBE_PSM, peer_type) {
         Ok(_) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+            match super::hci::le_link_up_to(local, peer) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(io::Error::from_raw_os_error(libc::ETIMEDOUT)),
+                // Not known either way: the refusal is taken at its word, as before.
+                Err(check) => {
+                    log::warn!("could not list the LE links of {local}: {check}");
+                    Ok(())
+                }
+            }
+        }
         Err(e) => Err(e),
     }
 }

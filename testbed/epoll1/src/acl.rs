@@ -79,12 +79,22 @@ const LINK_ACL: u8 = 0x01;
 
 type Addr = [u8; 6];
 
+/// Which transport a link is on. Two controllers may hold a classic and an LE link to
+/// each other at once (a classic test's link not yet dropped when an LE test connects),
+/// often under the same two handles: a packet goes to the receiver's link of its own
+/// kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Classic,
+    Le,
+}
+
 /// One controller (one `/dev/vhci` descriptor of btvirt's).
 #[derive(Debug, Default)]
 struct Controller {
     addr: Option<Addr>,
-    /// Connection handle → the peer's address.
-    links: BTreeMap<u16, Addr>,
+    /// Connection handle → the peer's address and the link's kind.
+    links: BTreeMap<u16, (Addr, Kind)>,
     /// The newest LE link as peripheral whose handle was set right: (btvirt's, right).
     le_fixed: Option<(u16, u16)>,
 }
@@ -226,7 +236,7 @@ impl Translator {
                 if let (Some(0), Some(h), Some(peer), Some(&LINK_ACL)) =
                     (p.first(), le16(p, 1), addr(p, 3), p.get(9))
                 {
-                    c.links.insert(h & 0x0fff, peer);
+                    c.links.insert(h & 0x0fff, (peer, Kind::Classic));
                 }
             }
             // [status][handle][reason]
@@ -241,7 +251,7 @@ impl Translator {
                     (p.first(), p.get(1))
                 {
                     if let (Some(h), Some(peer)) = (le16(p, 2), addr(p, 6)) {
-                        c.links.insert(h & 0x0fff, peer);
+                        c.links.insert(h & 0x0fff, (peer, Kind::Le));
                     }
                 }
             }
@@ -250,7 +260,7 @@ impl Translator {
     }
 
     /// Gives the handle at `packet[at..at + 2]`, the sender's (the packet read last), the
-    /// receiver's handle for its link to the sender.
+    /// receiver's handle for its link of the same kind to the sender.
     fn translate(&mut self, to: c_int, packet: &mut [u8], at: usize) -> Option<String> {
         let (from, handle) = self.last_acl?;
         if from == to || packet.len() < at + 2 {
@@ -260,13 +270,14 @@ impl Translator {
         let receiver = self.controllers.get(&to)?;
         let (sender_addr, receiver_addr) = (sender.addr?, receiver.addr?);
         // The sender's link under that handle must lead to this receiver.
-        if sender.links.get(&handle) != Some(&receiver_addr) {
+        let &(peer, kind) = sender.links.get(&handle)?;
+        if peer != receiver_addr {
             return None;
         }
         let (&theirs, _) = receiver
             .links
             .iter()
-            .find(|&(_, peer)| *peer == sender_addr)?;
+            .find(|&(_, &link)| link == (sender_addr, kind))?;
         if theirs == handle {
             return None;
         }
@@ -555,6 +566,39 @@ mod tests {
         start[4] = 42;
         t.on_read(10, &start);
         assert_eq!(write(&mut t, 11, ltk_request(42)), ltk_request(42));
+    }
+
+    /// A classic link and an LE link between hci0 and hci1 at once, numbered alike on
+    /// both sides (42 classic, 43 LE): each packet stays on its own kind of link, and the
+    /// LE key request is not moved to the classic link.
+    #[test]
+    fn a_classic_and_an_le_link_between_the_same_pair_stay_apart() {
+        let mut t = Translator::new();
+        for (fd, a) in [(10, A0), (11, A1)] {
+            write(&mut t, fd, bd_addr(a));
+        }
+        write(&mut t, 10, conn_complete(42, A1));
+        write(&mut t, 11, conn_complete(42, A0));
+        write(&mut t, 10, le_conn_complete(43, 0, A1));
+        write(&mut t, 11, le_conn_complete(43, 1, A0));
+        assert_eq!(forward(&mut t, 10, 11, 43, 0x2000), acl(43, 0x2000));
+        assert_eq!(forward(&mut t, 11, 10, 43, 0x2000), acl(43, 0x2000));
+        assert_eq!(forward(&mut t, 10, 11, 42, 0x2000), acl(42, 0x2000));
+        let mut start = vec![H4_COMMAND, 0x19, 0x20, 28];
+        start.extend_from_slice(&43u16.to_le_bytes());
+        start.extend_from_slice(&[0; 26]);
+        let mut ltk_request = vec![LE_LTK_REQUEST];
+        ltk_request.extend_from_slice(&43u16.to_le_bytes());
+        ltk_request.extend_from_slice(&[0; 10]);
+        let ltk_request = event(EVT_LE_META, &ltk_request);
+        t.on_read(10, &start);
+        assert_eq!(write(&mut t, 11, ltk_request.clone()), ltk_request);
+        // Numbered apart (classic 42/42, LE 43 at hci0 and 44 at hci1): the LE packet
+        // goes to hci1's LE link, not to the classic one.
+        write(&mut t, 11, disconn_complete(43));
+        write(&mut t, 11, le_conn_complete(44, 0, A0));
+        assert_eq!(forward(&mut t, 10, 11, 43, 0x1000), acl(44, 0x1000));
+        assert_eq!(forward(&mut t, 11, 10, 44, 0x2000), acl(43, 0x2000));
     }
 
     #[test]
