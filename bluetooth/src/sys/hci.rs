@@ -89,7 +89,11 @@ pub struct Adapter {
 /// # Errors
 /// `EAFNOSUPPORT` without Bluetooth in the kernel; other OS errors.
 pub fn adapters() -> io::Result<Vec<Adapter>> {
-    let fd = hci_socket()?;
+    adapters_on(&hci_socket()?)
+}
+
+/// [`adapters`] through an HCI control socket the caller already has.
+fn adapters_on(fd: &OwnedFd) -> io::Result<Vec<Adapter>> {
     let mut list = HciDevListReq {
         dev_num: HCI_MAX_DEV as u16,
         ..HciDevListReq::default()
@@ -141,12 +145,12 @@ fn hci_socket() -> io::Result<OwnedFd> {
 /// # Errors
 /// No adapter with that address (`ENODEV`); the OS error of the ioctls.
 pub(crate) fn le_link_up_to(local: BluetoothAddress, peer: BluetoothAddress) -> io::Result<bool> {
-    let index = adapters()?
+    let fd = hci_socket()?;
+    let index = adapters_on(&fd)?
         .into_iter()
         .find(|a| a.address == local)
         .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?
         .index;
-    let fd = hci_socket()?;
     let mut list = HciConnListReq {
         dev_id: index,
         conn_num: MAX_CONNS as u16,

@@ -24,6 +24,10 @@ use notifier::{AlwaysReady, NotifierInner, ReadyQueue};
 use remote::Remote;
 use timer::TimerQueue;
 
+/// [`LoopHandle::process_events`] waits with no timeout from this long on (about 136
+/// years), which no clock deadline overflows below.
+const NO_TIMEOUT_FROM: Duration = Duration::from_secs(1 << 32);
+
 /// A unit of work run on the loop's thread.
 pub(crate) type Task = Box<dyn FnOnce()>;
 
@@ -336,9 +340,9 @@ impl LoopHandle {
     }
 
     /// Runs one iteration (Qt's `QCoreApplication::processEvents`): first the work queued
-    /// before the call, then waits up to `timeout` ([`Duration::MAX`]: until something
-    /// happens; zero: not at all) for fd readiness or a timer, then runs the due timers and the
-    /// ready notifiers' slots. Work queued meanwhile runs at the start of the next
+    /// before the call, then waits up to `timeout` ([`Duration::MAX`], or anything from
+    /// 2³² s on: until something happens; zero: not at all) for fd readiness or a timer,
+    /// then runs the due timers and the ready notifiers' slots. Work queued meanwhile runs at the start of the next
     /// iteration, so a closure that reposts itself cannot starve the poll. If the call
     /// ran queued work it does not wait (the work may be what its caller waits for), nor
     /// while a notifier on an always-ready fd is enabled (see [`SocketNotifier::new`]); and
@@ -350,8 +354,8 @@ impl LoopHandle {
     /// # Errors
     /// Polling failed.
     pub fn process_events(&self, timeout: Duration) -> io::Result<()> {
-        // A timeout too long to add to the clock is no timeout at all.
-        let timeout = Instant::now().checked_add(timeout).map(|_| timeout);
+        // Anything near `Duration::MAX` would overflow the poller's deadline: no timeout.
+        let timeout = (timeout < NO_TIMEOUT_FROM).then_some(timeout);
         self.iterate(timeout, false)
     }
 

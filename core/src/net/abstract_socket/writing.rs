@@ -45,7 +45,7 @@ impl AbstractSocket {
 
     /// Bytes queued and not yet handed to the kernel (Qt: `bytesToWrite`).
     pub fn bytes_to_write(&self) -> usize {
-        self.inner.write.borrow().len()
+        self.inner.queued_writes()
     }
 
     /// Hands as much queued data to the kernel as it takes now, without blocking;
