@@ -54,34 +54,58 @@ fn local_device_sees_power_off_and_a_server_reports_it() {
     server.listen(bed.address(0), 0).unwrap();
 }
 
-/// bluetoothd's `Connected` property of `device` on `adapter`, as busctl prints it.
-fn bluetoothd_connected(
-    adapter: sigloop_bluetooth::BluetoothAddress,
-    device: sigloop_bluetooth::BluetoothAddress,
-) -> String {
-    let index = LocalDevice::all_devices()
-        .ok()
-        .and_then(|hosts| hosts.iter().position(|h| h.address == adapter))
-        .map_or("?".to_string(), |i| i.to_string());
-    let path = format!(
-        "/org/bluez/hci{index}/dev_{}",
-        device.to_string().replace(':', "_")
-    );
-    Command::new("busctl")
-        .args([
-            "--system",
-            "get-property",
-            "org.bluez",
-            &path,
-            "org.bluez.Device1",
-            "Connected",
-        ])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout).trim().to_string()
-                + &String::from_utf8_lossy(&o.stderr)
+/// bluetoothd's `Connected` property of `device` under every adapter path
+/// (`/org/bluez/hci{i}`), as busctl prints it: bluer lists adapters in no fixed order, so
+/// the one with `adapter`'s address is not known by index here.
+fn bluetoothd_connected(controllers: usize, device: sigloop_bluetooth::BluetoothAddress) -> String {
+    (0..controllers)
+        .map(|i| {
+            let path = format!(
+                "/org/bluez/hci{i}/dev_{}",
+                device.to_string().replace(':', "_")
+            );
+            let answer = Command::new("busctl")
+                .args([
+                    "--system",
+                    "get-property",
+                    "org.bluez",
+                    &path,
+                    "org.bluez.Device1",
+                    "Connected",
+                ])
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout).trim().to_string()
+                        + String::from_utf8_lossy(&o.stderr).trim()
+                })
+                .unwrap_or_else(|e| e.to_string());
+            format!("hci{i}: {answer}")
         })
-        .unwrap_or_else(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What the kernel told bluetoothd about `hci{index}`'s links (`btmgmt con`: the links it
+/// reported as connected over the management socket), the kernel's links with their
+/// states (`hcitool con`), and bluetoothd's last log lines about connections.
+fn management_view(index: usize) -> String {
+    let shell = |line: &str| {
+        Command::new("sh")
+            .args(["-c", line])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|e| e.to_string())
+    };
+    // btmgmt quits before the answer arrives when its stdin is at EOF.
+    let mgmt = shell(&format!(
+        "sleep 3 | timeout 3 btmgmt --index {index} con 2>&1 | grep -v '^\\[' || true"
+    ));
+    let log = shell(
+        "grep -E 'connected_callback|disconnected_callback|dev_disconnected|device_add_connection|device_remove_connection' \
+         \"$TESTBED_LOGDIR/bluetoothd.log\" | tail -n 12",
+    );
+    let kernel = shell("hcitool con");
+    format!("btmgmt con: [{mgmt}]; hcitool con: [{kernel}]; bluetoothd log:\n{log}")
 }
 
 #[test]
@@ -101,9 +125,10 @@ fn local_device_reports_connections() {
     let seen = up.wait_for_count(&h, 1, LONG).unwrap();
     assert!(
         seen,
-        "no device_connected; links {:?}; bluetoothd says Connected = {}",
+        "no device_connected; links {:?}; bluetoothd says Connected = {}; {}",
         bed.links(0),
-        bluetoothd_connected(bed.address(0), bed.address(1))
+        bluetoothd_connected(bed.controllers(), bed.address(1)),
+        management_view(0)
     );
     assert_eq!(up.take(), [bed.address(1)]);
     assert_eq!(adapter.connected_devices(), [bed.address(1)]);
