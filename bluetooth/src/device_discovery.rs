@@ -59,6 +59,8 @@ impl std::error::Error for UnsupportedDiscoveryMethod {}
 
 #[derive(Debug)]
 enum Event {
+    /// bluetoothd answered the start: the run's timeout counts from here.
+    Started,
     Device(DeviceInfo),
     Failed(BluezError),
     Ended,
@@ -67,6 +69,8 @@ enum Event {
 struct Inner {
     adapter: BluetoothAddress,
     timeout: Cell<Duration>,
+    /// The timeout of the run going on (`timeout` when it started).
+    run_timeout: Cell<Duration>,
     timer: Timer,
     /// Counts starts, so events of an earlier run are told apart.
     run: Cell<u64>,
@@ -132,6 +136,7 @@ impl DeviceDiscoveryAgent {
         let inner = Rc::new(Inner {
             adapter,
             timeout: Cell::new(DEFAULT_DISCOVERY_TIMEOUT),
+            run_timeout: Cell::new(DEFAULT_DISCOVERY_TIMEOUT),
             timer,
             run: Cell::new(0),
             methods: Cell::new(DiscoveryMethods::all()),
@@ -162,8 +167,9 @@ impl DeviceDiscoveryAgent {
         DeviceDiscoveryAgent { inner }
     }
 
-    /// Sets how long a run lasts (Qt: `setLowEnergyDiscoveryTimeout`); zero runs until
-    /// [`stop`](Self::stop). Applies from the next start.
+    /// Sets how long a run lasts (Qt: `setLowEnergyDiscoveryTimeout`), counted from when
+    /// bluetoothd has started discovering, as Qt counts from StartDiscovery's answer;
+    /// zero runs until [`stop`](Self::stop). Applies from the next start.
     pub fn set_discovery_timeout(&self, timeout: Duration) {
         self.inner.timeout.set(timeout);
     }
@@ -222,10 +228,10 @@ impl DeviceDiscoveryAgent {
         inner.error.borrow_mut().take();
         let (stop, stopped) = watch::channel(());
         *inner.stop.borrow_mut() = Some(stop);
-        let timeout = inner.timeout.get();
-        if !timeout.is_zero() {
-            inner.timer.start(timeout);
-        }
+        // The timer starts once bluetoothd has started discovering (`Event::Started`), as
+        // Qt's starts once StartDiscovery has returned: a slow answer (a loaded machine,
+        // bluetoothd busy) does not eat into the run.
+        inner.run_timeout.set(inner.timeout.get());
         let Some(event_loop) = inner.event_loop.upgrade() else {
             self.end(Some(BluezError::Runtime("the event loop is gone".into())));
             return Ok(());
@@ -275,6 +281,12 @@ impl DeviceDiscoveryAgent {
             return;
         }
         match event {
+            Event::Started => {
+                let timeout = self.inner.run_timeout.get();
+                if !timeout.is_zero() {
+                    self.inner.timer.start(timeout);
+                }
+            }
             Event::Device(info) => {
                 let methods = self.inner.methods.get();
                 let core = info.core_configurations;
@@ -433,6 +445,9 @@ async fn discover(
             return;
         }
     };
+    if emitter.emit((run, Event::Started)).is_err() {
+        return;
+    }
     let mut events = events;
     let mut cycle = tokio::time::interval_at(tokio::time::Instant::now() + LE_RESCAN, LE_RESCAN);
     loop {
