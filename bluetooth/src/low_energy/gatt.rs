@@ -181,9 +181,9 @@ pub(crate) async fn link(
     let peer = req.peer;
     let random = req.address_type == RemoteAddressType::Random;
     let bpeer = bluer::Address(peer.octets());
-    let mut attempt = 0;
+    // Why the first link was given up, when a second one is being made.
+    let mut first: Option<Unresolved> = None;
     let device = loop {
-        attempt += 1;
         let made =
             tokio::task::spawn_blocking(move || sys::le_link_up(local, peer, random, LINK_TIMEOUT));
         // Not cut short by `stop`: a link that comes up after all is closed below.
@@ -195,7 +195,15 @@ pub(crate) async fn link(
                 return emit(Event::Cancelled);
             }
             let (kind, why) = link_error(&e, peer, req.address_type);
-            return fail(kind, why);
+            return match &first {
+                // The second link's failure alone would hide what happened (a peer that
+                // stopped advertising when the first link came up is not found).
+                Some(first) => fail(
+                    ControllerError::Connection,
+                    format!("{peer}: {first}; a second link failed: {why}"),
+                ),
+                None => fail(kind, why),
+            };
         }
         if stopped(&mut stop) {
             close(&adapter, bpeer).await;
@@ -212,12 +220,9 @@ pub(crate) async fn link(
             Ok(Ok(d)) => break d,
             // bluetoothd let go of a link it never attached to (see `Unresolved`): once
             // more, on a new link.
-            Ok(Err(Unresolved::DroppedUnattached(after))) if attempt == 1 => {
-                log::warn!(
-                    "the LE link to {peer} dropped {} ms after it came up, before bluetoothd \
-                     attached its GATT client; making it again",
-                    after.as_millis()
-                );
+            Ok(Err(e @ Unresolved::DroppedUnattached(_))) if first.is_none() => {
+                log::warn!("{peer}: {e}; making the link again");
+                first = Some(e);
                 continue;
             }
             Ok(Err(e)) => {
