@@ -228,6 +228,16 @@ fn le_peripheral_serves_our_central() {
     );
     assert_eq!(local.value(CONTROL).unwrap(), b"go");
     assert_eq!(local.value(COMMAND).unwrap(), b"faster");
+    // A burst without response, issued in one go: every value arrives, in call order.
+    const BURST: u8 = 50;
+    for i in 0..BURST {
+        s.write_characteristic(&command, &[b'w', i], WriteMode::WithoutResponse)
+            .unwrap();
+    }
+    assert!(changed.wait_for_count(&h, BURST.into(), LONG).unwrap());
+    let burst: Vec<Vec<u8>> = changed.take().into_iter().map(|(_, v)| v).collect();
+    let expected: Vec<Vec<u8>> = (0..BURST).map(|i| vec![b'w', i]).collect();
+    assert_eq!(burst, expected);
     // Outside the bounds (over 20 bytes): refused to the central, nothing changes here.
     written.take();
     let errors = SignalSpy::new(s.error_occurred());
