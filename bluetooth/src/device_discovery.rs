@@ -69,8 +69,6 @@ enum Event {
 struct Inner {
     adapter: BluetoothAddress,
     timeout: Cell<Duration>,
-    /// The timeout of the run going on (`timeout` when it started).
-    run_timeout: Cell<Duration>,
     timer: Timer,
     /// Counts starts, so events of an earlier run are told apart.
     run: Cell<u64>,
@@ -136,7 +134,6 @@ impl DeviceDiscoveryAgent {
         let inner = Rc::new(Inner {
             adapter,
             timeout: Cell::new(DEFAULT_DISCOVERY_TIMEOUT),
-            run_timeout: Cell::new(DEFAULT_DISCOVERY_TIMEOUT),
             timer,
             run: Cell::new(0),
             methods: Cell::new(DiscoveryMethods::all()),
@@ -231,7 +228,7 @@ impl DeviceDiscoveryAgent {
         // The timer starts once bluetoothd has started discovering (`Event::Started`), as
         // Qt's starts once StartDiscovery has returned: a slow answer (a loaded machine,
         // bluetoothd busy) does not eat into the run.
-        inner.run_timeout.set(inner.timeout.get());
+        inner.timer.set_interval(inner.timeout.get());
         let Some(event_loop) = inner.event_loop.upgrade() else {
             self.end(Some(BluezError::Runtime("the event loop is gone".into())));
             return Ok(());
@@ -282,9 +279,8 @@ impl DeviceDiscoveryAgent {
         }
         match event {
             Event::Started => {
-                let timeout = self.inner.run_timeout.get();
-                if !timeout.is_zero() {
-                    self.inner.timer.start(timeout);
+                if !self.inner.timer.interval().is_zero() {
+                    self.inner.timer.restart();
                 }
             }
             Event::Device(info) => {

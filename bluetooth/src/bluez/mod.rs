@@ -6,6 +6,7 @@
 //! The thread starts on the first D-Bus call and serves the process from then on; a
 //! program that never uses these features never starts it.
 
+mod call_queue;
 mod error;
 pub(crate) mod registration;
 
@@ -20,6 +21,7 @@ use tokio::sync::OnceCell;
 
 use crate::BluetoothAddress;
 
+pub(crate) use call_queue::CallQueue;
 pub use error::BluezError;
 pub use registration::ServiceRegistration;
 

@@ -555,43 +555,6 @@ pub(crate) async fn write(
     c.write_ext(&value, &req).await.map_err(text)
 }
 
-/// One of a service's writes, queued for [`write_queue`]; `done` gets its result there.
-pub(crate) struct WriteJob {
-    pub path: Path,
-    pub value: Vec<u8>,
-    pub with_response: bool,
-    pub done: Box<dyn FnOnce(Result<(), String>) + Send>,
-}
-
-/// On the helper thread: a service's writes, one at a time in the order they were
-/// queued, each within [`bluez::CALL_TIMEOUT`]; ends when the service's sender is gone.
-pub(crate) async fn write_queue(
-    session: Result<bluer::Session, BluezError>,
-    adapter: String,
-    peer: BluetoothAddress,
-    mut jobs: tokio::sync::mpsc::UnboundedReceiver<WriteJob>,
-) {
-    while let Some(job) = jobs.recv().await {
-        let result = match &session {
-            Err(e) => Err(e.to_string()),
-            Ok(session) => {
-                let one = write(
-                    session.clone(),
-                    adapter.clone(),
-                    peer,
-                    job.path,
-                    job.value,
-                    job.with_response,
-                );
-                tokio::time::timeout(bluez::CALL_TIMEOUT, one)
-                    .await
-                    .unwrap_or_else(|_| Err(BluezError::Timeout.to_string()))
-            }
-        };
-        (job.done)(result);
-    }
-}
-
 /// Where a notification session goes: the characteristic, and the link and request it
 /// belongs to.
 pub(crate) struct NotifyTarget {

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixDatagram;
 use std::rc::{Rc, Weak};
 
 use sigloop_core::{Interest, Readiness, Signal, SocketNotifier};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::characteristic::CLIENT_CHARACTERISTIC_CONFIGURATION;
@@ -74,8 +74,8 @@ pub(crate) struct ServiceShared {
     notify: RefCell<HashMap<u16, Notify>>,
     /// Numbers notification requests.
     notify_session: Cell<u64>,
-    /// The helper thread's queue of this service's writes, started on the first.
-    writes: RefCell<Option<mpsc::UnboundedSender<gatt::WriteJob>>>,
+    /// This service's writes, run on the helper thread in call order.
+    writes: bluez::CallQueue,
     state_changed: Signal<ServiceState>,
     characteristic_changed: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
     characteristic_read: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
@@ -103,7 +103,7 @@ impl ServiceShared {
             chars: RefCell::new(Vec::new()),
             notify: RefCell::new(HashMap::new()),
             notify_session: Cell::new(0),
-            writes: RefCell::new(None),
+            writes: bluez::CallQueue::default(),
             state_changed: Signal::new(),
             characteristic_changed: Signal::new(),
             characteristic_read: Signal::new(),
@@ -823,9 +823,8 @@ impl LowEnergyService {
         Ok(())
     }
 
-    /// Queues a write on the helper thread, behind this service's earlier ones: they
-    /// reach bluetoothd one at a time, in call order (each its own task, they would
-    /// keep their order only as long as the runtime ran them first in, first out).
+    /// Queues a write on the helper thread behind this service's earlier ones, so they
+    /// reach bluetoothd one at a time in call order.
     fn write(&self, path: Path, value: &[u8], with_response: bool) -> Result<(), RequestError> {
         let (controller, adapter) = self.linked()?;
         let Some(emitter) = controller.emitter() else {
@@ -834,11 +833,13 @@ impl LowEnergyService {
         let peer = controller.remote_address();
         let link = self.inner.link;
         let value = value.to_vec();
-        let job = gatt::WriteJob {
-            path,
-            value: value.clone(),
-            with_response,
-            done: Box::new(move |result| {
+        let sent = value.clone();
+        self.inner.writes.spawn(
+            move |session| async move {
+                Ok(gatt::write(session, adapter, peer, path, sent, with_response).await)
+            },
+            move |r: Result<_, BluezError>| {
+                let result = r.unwrap_or_else(|e| Err(e.to_string()));
                 let _ = emitter.emit((
                     link,
                     Event::Written {
@@ -848,26 +849,8 @@ impl LowEnergyService {
                         result,
                     },
                 ));
-            }),
-        };
-        let mut queue = self.inner.writes.borrow_mut();
-        let job = match queue.as_ref() {
-            Some(tx) => match tx.send(job) {
-                Ok(()) => return Ok(()),
-                // The queue's task ended (the helper thread lost its runtime): a new one.
-                Err(mpsc::error::SendError(job)) => job,
             },
-            None => job,
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        match bluez::watch(move |session| gatt::write_queue(session, adapter, peer, rx)) {
-            Ok(()) => {
-                // The receiver lives in the task just started.
-                let _ = tx.send(job);
-                *queue = Some(tx);
-            }
-            Err(e) => (job.done)(Err(e.to_string())),
-        }
+        );
         Ok(())
     }
 
