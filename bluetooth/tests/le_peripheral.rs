@@ -104,11 +104,11 @@ fn central(
 }
 
 /// Our central on controller `i`, connected to `p` on controller 1, the service
-/// discovered; with how many links from `i` came and went before (0 or 1).
+/// discovered; with how many links from `i` came and went before (at most 3).
 ///
 /// bluetoothd 5.66 now and then lets go of a new LE link before attaching to it (a race
 /// between its security-level check and the encryption the peer's security request
-/// starts; see the CHANGELOG), and the central then makes one more link. That needs the
+/// starts; see the CHANGELOG), and the central then makes another link. That needs the
 /// peripheral advertising, and ours stops when a central connects, as Qt's does: while
 /// connecting, it advertises again when the central leaves, as a real peripheral (and
 /// Qt's heartrate-server) does. The caller sees the first link come and go.
@@ -152,7 +152,7 @@ fn central_on(
     );
     p.central_disconnected().disconnect(readvertise);
     let transient = left.get();
-    assert!(transient <= 1, "{transient} links came and went");
+    assert!(transient <= 3, "{transient} links came and went");
     let done = SignalSpy::new(c.discovery_finished());
     c.discover_services().unwrap();
     assert!(done.wait_for_count(h, 1, LONG).unwrap());

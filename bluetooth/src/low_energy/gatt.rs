@@ -181,8 +181,9 @@ pub(crate) async fn link(
     let peer = req.peer;
     let random = req.address_type == RemoteAddressType::Random;
     let bpeer = bluer::Address(peer.octets());
-    // Why the first link was given up, when a second one is being made.
+    // Why the first link was given up, when another one is being made, and how many were.
     let mut first: Option<Unresolved> = None;
+    let mut dropped = 0;
     let device = loop {
         let made =
             tokio::task::spawn_blocking(move || sys::le_link_up(local, peer, random, LINK_TIMEOUT));
@@ -196,11 +197,11 @@ pub(crate) async fn link(
             }
             let (kind, why) = link_error(&e, peer, req.address_type);
             return match &first {
-                // The second link's failure alone would hide what happened (a peer that
+                // A later link's failure alone would hide what happened (a peer that
                 // stopped advertising when the first link came up is not found).
                 Some(first) => fail(
                     ControllerError::Connection,
-                    format!("{peer}: {first}; a second link failed: {why}"),
+                    format!("{peer}: {first}; link {} failed: {why}", dropped + 1),
                 ),
                 None => fail(kind, why),
             };
@@ -218,11 +219,13 @@ pub(crate) async fn link(
         };
         match resolved {
             Ok(Ok(d)) => break d,
-            // bluetoothd let go of a link it never attached to (see `Unresolved`): once
-            // more, on a new link.
-            Ok(Err(e @ Unresolved::DroppedUnattached(_))) if first.is_none() => {
+            // bluetoothd let go of a link it never attached to (see `Unresolved`): again,
+            // on a new link, up to [`UNATTACHED_RETRIES`] times (on the bed the race
+            // once came twice in a row).
+            Ok(Err(e @ Unresolved::DroppedUnattached(_))) if dropped < UNATTACHED_RETRIES => {
                 log::warn!("{peer}: {e}; making the link again");
-                first = Some(e);
+                dropped += 1;
+                first.get_or_insert(e);
                 continue;
             }
             Ok(Err(e)) => {
@@ -285,12 +288,15 @@ pub(crate) async fn link(
 /// kernel's idle timeout for a link without channels (2 s), with a margin.
 const UNATTACHED_DROP: Duration = Duration::from_secs(4);
 
+/// How many more links a connect makes after links bluetoothd let go of unattached.
+const UNATTACHED_RETRIES: u32 = 3;
+
 /// Why bluetoothd did not resolve a link's services.
 #[derive(Debug)]
 enum Unresolved {
     /// The link went down this long after bluetoothd saw it connected, within
     /// [`UNATTACHED_DROP`]: the sign of a race in bluetoothd 5.66, which the caller meets
-    /// with one more link. Attaching its GATT client to the link's new ATT channel,
+    /// with another link. Attaching its GATT client to the link's new ATT channel,
     /// bluetoothd reads the link's security level (low) and, holding a key for the
     /// peer, asks for medium; when the encryption the peer's security request started
     /// completes between the two, the kernel refuses (`EINVAL`, the level is already
