@@ -15,6 +15,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod address;
+mod agent;
 pub mod bluez;
 mod device_discovery;
 mod device_info;
@@ -34,13 +35,19 @@ mod sys;
 pub mod uuids;
 
 pub use address::{AddressParseError, BluetoothAddress};
+pub use agent::{
+    AgentError, AnswerError, DisplayCode, IoCapability, PairingAgent, PairingDisplay,
+    PairingRequest, Question, DEFAULT_ANSWER_TIMEOUT,
+};
 pub use device_discovery::{
     DeviceDiscoveryAgent, DiscoveryMethods, UnsupportedDiscoveryMethod, UpdatedFields,
     DEFAULT_DISCOVERY_TIMEOUT,
 };
 pub use device_info::{CoreConfigurations, DeviceInfo};
 pub use l2cap_mode::L2capMode;
-pub use local_device::{HostInfo, HostMode, LocalDevice};
+pub use local_device::{
+    HostInfo, HostMode, LocalDevice, LocalDeviceError, Pairing, PairingError, PAIRING_TIMEOUT,
+};
 pub use low_energy::{
     LocalService, LowEnergyCharacteristic, LowEnergyController, LowEnergyDescriptor,
     LowEnergyPeripheral, LowEnergyService,

@@ -1,5 +1,8 @@
 //! [`LocalDevice`] (Qt's `QBluetoothLocalDevice`): a local adapter as bluetoothd sees
-//! it, its host mode and the devices connected to it.
+//! it, its host mode, the devices connected to it, and pairing.
+
+mod error;
+mod pairing;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -11,6 +14,9 @@ use tokio::sync::watch;
 
 use crate::bluez::{self, from_bluer, next, BluezError};
 use crate::BluetoothAddress;
+
+pub use error::{LocalDeviceError, PairingError};
+pub use pairing::{Pairing, PAIRING_TIMEOUT};
 
 /// An adapter's mode (Qt's `QBluetoothLocalDevice::HostMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +55,8 @@ enum Event {
     Discoverable(bool),
     Connected(BluetoothAddress, bool),
     Failed(BluezError),
+    /// A pairing request's outcome.
+    PairingDone(BluetoothAddress, Result<Pairing, PairingError>),
 }
 
 struct Inner {
@@ -58,10 +66,15 @@ struct Inner {
     discoverable: Cell<bool>,
     connected: RefCell<BTreeSet<BluetoothAddress>>,
     events: Signal<Event>,
+    /// Sends the helper thread's pairing outcomes to `events`.
+    emitter: RemoteEmitter<Event>,
+    /// Devices with a pairing request of ours running.
+    pairing: RefCell<BTreeSet<BluetoothAddress>>,
     host_mode_state_changed: Signal<HostMode>,
     device_connected: Signal<BluetoothAddress>,
     device_disconnected: Signal<BluetoothAddress>,
-    error_occurred: Signal<BluezError>,
+    pairing_finished: Signal<(BluetoothAddress, Pairing)>,
+    error_occurred: Signal<LocalDeviceError>,
     /// Dropping it ends the watch tasks.
     _stop: watch::Sender<()>,
 }
@@ -144,8 +157,11 @@ impl LocalDevice {
         let (stop, stopped) = watch::channel(());
         let events = Signal::new();
         let emitter = events.remote_emitter(event_loop);
+        let watch_emitter = emitter.clone();
         let (ready, snapshot) = std::sync::mpsc::sync_channel(1);
-        bluez::watch(move |session| watch_adapter(session, address, emitter, stopped, ready))?;
+        bluez::watch(move |session| {
+            watch_adapter(session, address, watch_emitter, stopped, ready)
+        })?;
         let snapshot = snapshot
             .recv_timeout(bluez::CALL_TIMEOUT + std::time::Duration::from_secs(1))
             .unwrap_or(Err(BluezError::Timeout))?;
@@ -156,9 +172,12 @@ impl LocalDevice {
             discoverable: Cell::new(snapshot.discoverable),
             connected: RefCell::new(snapshot.connected.into_iter().collect()),
             events,
+            emitter,
+            pairing: RefCell::new(BTreeSet::new()),
             host_mode_state_changed: Signal::new(),
             device_connected: Signal::new(),
             device_disconnected: Signal::new(),
+            pairing_finished: Signal::new(),
             error_occurred: Signal::new(),
             _stop: stop,
         });
@@ -189,7 +208,19 @@ impl LocalDevice {
                     inner.device_disconnected.emit(device);
                 }
             }
-            Event::Failed(e) => inner.error_occurred.emit(e),
+            Event::Failed(e) => inner
+                .error_occurred
+                .emit(&LocalDeviceError::Bluez(e.clone())),
+            Event::PairingDone(address, result) => {
+                inner.pairing.borrow_mut().remove(address);
+                match result {
+                    Ok(pairing) => inner.pairing_finished.emit(&(*address, *pairing)),
+                    Err(error) => inner.error_occurred.emit(&LocalDeviceError::Pairing {
+                        address: *address,
+                        error: error.clone(),
+                    }),
+                }
+            }
         }
         let after = self.host_mode();
         if after != before {
@@ -244,7 +275,9 @@ impl LocalDevice {
             Ok(())
         });
         if let Err(e) = &result {
-            self.inner.error_occurred.emit(e);
+            self.inner
+                .error_occurred
+                .emit(&LocalDeviceError::Bluez(e.clone()));
         }
         result
     }
@@ -277,8 +310,72 @@ impl LocalDevice {
         &self.inner.device_disconnected
     }
 
-    /// Emitted when a call to bluetoothd or the watch fails (Qt: `errorOccurred`).
-    pub fn error_occurred(&self) -> &Signal<BluezError> {
+    /// Asks for `address` to be brought to `pairing` (Qt: `requestPairing`): pairs (and
+    /// sets bluetoothd's `Trusted` for [`Pairing::AuthorizedPaired`], clears it for
+    /// [`Pairing::Paired`]), or for [`Pairing::Unpaired`] removes the bond and
+    /// bluetoothd's record of the device. Returns at once; the outcome arrives as
+    /// [`pairing_finished`](Self::pairing_finished) or as
+    /// [`error_occurred`](Self::error_occurred) with [`LocalDeviceError::Pairing`],
+    /// within [`PAIRING_TIMEOUT`].
+    ///
+    /// The questions of the pairing (a PIN, a passkey, a confirmation) go to this
+    /// program's [`PairingAgent`](crate::PairingAgent) if it has one. Without one,
+    /// bluetoothd pairs as a device with no input and no output: Just Works where the
+    /// peer allows it, a refusal ([`PairingError::NoAgent`]) where it wants more.
+    /// Questions the peer's side asks go to the agent of the peer's bluetoothd.
+    ///
+    /// # Errors
+    /// [`PairingError::InProgress`] if a request of this `LocalDevice` for `address` is
+    /// still running; [`PairingError::UnknownDevice`] for the null address. Nothing is
+    /// then changed or emitted.
+    pub fn request_pairing(
+        &self,
+        address: BluetoothAddress,
+        pairing: Pairing,
+    ) -> Result<(), PairingError> {
+        if address.is_null() {
+            return Err(PairingError::UnknownDevice);
+        }
+        if !self.inner.pairing.borrow_mut().insert(address) {
+            return Err(PairingError::InProgress);
+        }
+        let local = self.inner.address;
+        let agent = crate::agent::registered();
+        let emitter = self.inner.emitter.clone();
+        let started = bluez::watch(move |session| async move {
+            let result = match session {
+                Ok(session) => pairing::request(session, local, address, pairing, agent).await,
+                Err(e) => Err(PairingError::Bluez(e)),
+            };
+            let _ = emitter.emit(Event::PairingDone(address, result));
+        });
+        if let Err(e) = started {
+            self.inner.pairing.borrow_mut().remove(&address);
+            return Err(PairingError::Bluez(e));
+        }
+        Ok(())
+    }
+
+    /// The pairing of `address` with this adapter (Qt: `pairingStatus`):
+    /// [`Pairing::Unpaired`] for a device bluetoothd does not know. Blocks for
+    /// bluetoothd's answer.
+    ///
+    /// # Errors
+    /// As any call to bluetoothd.
+    pub fn pairing_status(&self, address: BluetoothAddress) -> Result<Pairing, BluezError> {
+        let local = self.inner.address;
+        bluez::call(move |session| pairing::status(session, local, address))
+    }
+
+    /// Emitted when a [`request_pairing`](Self::request_pairing) succeeds, with the
+    /// device and the pairing it now has (Qt: `pairingFinished`).
+    pub fn pairing_finished(&self) -> &Signal<(BluetoothAddress, Pairing)> {
+        &self.inner.pairing_finished
+    }
+
+    /// Emitted when a pairing request, a call to bluetoothd or the watch fails (Qt:
+    /// `errorOccurred`).
+    pub fn error_occurred(&self) -> &Signal<LocalDeviceError> {
         &self.inner.error_occurred
     }
 }
