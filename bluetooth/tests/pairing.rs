@@ -184,6 +184,14 @@ fn forget(h: &LoopHandle, local: BluetoothAddress, peer: BluetoothAddress) {
     assert_eq!(device.pairing_status(peer), Ok(Pairing::Unpaired));
 }
 
+/// hci0 and hci1 with no link between them, no bond either way, each known to the other.
+fn unpaired_both_ways(h: &LoopHandle, bed: &Testbed) {
+    let (a, b) = (bed.address(0), bed.address(1));
+    bed.settle(0, 1);
+    forget(h, a, b);
+    forget(h, b, a);
+}
+
 /// How many link keys bluetoothd has stored so far (one debug line each in its log).
 fn new_link_keys() -> usize {
     bluetoothd_log_count("new_link_key_callback() hci")
@@ -210,9 +218,7 @@ fn pairing_just_works_status_trust_reconnect_and_unpair() {
     let h = el.handle();
     let bed = Testbed::from_env();
     let (a, b) = (bed.address(0), bed.address(1));
-    bed.settle(0, 1);
-    forget(&h, a, b);
-    forget(&h, b, a);
+    unpaired_both_ways(&h, &bed);
 
     // No agent: bluetoothd pairs as NoInputNoOutput, Just Works, no question.
     let local = LocalDevice::new(&h, a).unwrap();
@@ -298,9 +304,7 @@ fn pairing_bad_input_changes_nothing() {
     let h = el.handle();
     let bed = Testbed::from_env();
     let (a, b) = (bed.address(0), bed.address(1));
-    bed.settle(0, 1);
-    forget(&h, a, b);
-    forget(&h, b, a);
+    unpaired_both_ways(&h, &bed);
     let local = LocalDevice::new(&h, a).unwrap();
 
     // Nobody has this address; bluetoothd never saw it.
@@ -354,9 +358,7 @@ fn pairing_bad_input_changes_nothing() {
     let again = PairingAgent::new(&h, IoCapability::KeyboardOnly).unwrap();
     drop(again);
 
-    bed.settle(0, 1);
-    forget(&h, a, b);
-    forget(&h, b, a);
+    unpaired_both_ways(&h, &bed);
 }
 
 #[test]
@@ -369,9 +371,7 @@ fn pairing_numeric_comparison_both_sides_in_one_agent() {
     let h = el.handle();
     let bed = Testbed::from_env();
     let (a, b) = (bed.address(0), bed.address(1));
-    bed.settle(0, 1);
-    forget(&h, a, b);
-    forget(&h, b, a);
+    unpaired_both_ways(&h, &bed);
     let local = LocalDevice::new(&h, a).unwrap();
 
     let agent = PairingAgent::new(&h, IoCapability::DisplayYesNo).unwrap();
@@ -400,9 +400,7 @@ fn pairing_numeric_comparison_both_sides_in_one_agent() {
     assert_eq!(local.pairing_status(b), Ok(Pairing::Paired));
 
     // Refused: no bond on either side.
-    bed.settle(0, 1);
-    forget(&h, a, b);
-    forget(&h, b, a);
+    unpaired_both_ways(&h, &bed);
     drop(agent);
     let agent = PairingAgent::new(&h, IoCapability::DisplayYesNo).unwrap();
     let answered = Rc::new(RefCell::new(Vec::new()));
@@ -436,9 +434,7 @@ fn pairing_numeric_comparison_both_sides_in_one_agent() {
     );
 
     // Unanswered: the agent's timeout refuses, and says so.
-    bed.settle(0, 1);
-    forget(&h, a, b);
-    forget(&h, b, a);
+    unpaired_both_ways(&h, &bed);
     agent.set_answer_timeout(Duration::from_secs(2));
     let kept = Rc::new(RefCell::new(Vec::new()));
     let k = kept.clone();
@@ -468,9 +464,7 @@ fn pairing_numeric_comparison_both_sides_in_one_agent() {
     assert_eq!(local.pairing_status(b), Ok(Pairing::Unpaired));
     drop(agent);
 
-    bed.settle(0, 1);
-    forget(&h, a, b);
-    forget(&h, b, a);
+    unpaired_both_ways(&h, &bed);
 }
 
 #[test]
@@ -558,7 +552,17 @@ fn run_until(h: &LoopHandle, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// `test`, or with `TESTBED_ROUND=N` set `test-N`: the name of this run's barriers and
+/// files in the hosts' shared directory (a series of runs in one boot needs new ones).
+fn round(test: &str) -> String {
+    match std::env::var("TESTBED_ROUND") {
+        Ok(n) => format!("{test}-{n}"),
+        Err(_) => test.to_string(),
+    }
+}
+
 fn two_host_numeric_comparison(test: &str, b_confirms: bool) {
+    let test = &round(test);
     let el = EventLoop::new().unwrap();
     let h = el.handle();
     let bed = Testbed::from_env();
@@ -575,6 +579,10 @@ fn two_host_numeric_comparison(test: &str, b_confirms: bool) {
     });
     let me = bed.host().unwrap();
     let before = services_resolved();
+    // Both agents registered before the pairing starts: until its agent is the default
+    // one, the answering side's adapter is NoInputNoOutput and its kernel accepts the
+    // pairing alone (seen: the refused test paired).
+    bed.barrier(&format!("{test}.agents"));
     if initiator {
         // On a held link, let go once both hosts have browsed (see hold_low).
         let held = hold_low(local.address(), peer);
