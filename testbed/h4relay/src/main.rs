@@ -1,10 +1,16 @@
-//! `h4relay PORT`: the test bed's HCI relay, run inside a guest of the two-host mode.
+//! `h4relay PORT [VHCI]`: the test bed's HCI relay, run inside a guest of the two-host mode.
 //!
 //! It creates one controller through `/dev/vhci` and carries its HCI traffic to and from
-//! `PORT`, a virtio-serial port that qemu connects to the `btvirt -s` server on the host
-//! (the shared air). vhci hands over and takes one whole packet per read and write; the
-//! port is a plain byte stream, so packets going to vhci are cut out of it by their H4
+//! `PORT`, the shared air: a virtio-serial port that qemu connects to the air's `btvirt -s`
+//! (in the first guest, or on the host), or, in the guest that runs the air, btvirt's
+//! own server socket. vhci hands over and takes one whole packet per read and write; the
+//! air is a plain byte stream, so packets going to vhci are cut out of it by their H4
 //! headers.
+//!
+//! `h4relay --pump PORT SOCKET`, in the guest that runs the air: carries bytes both ways
+//! between `PORT` (a virtio-serial port whose other end is another guest's relay) and a
+//! new connection to `SOCKET` (btvirt's server socket), so that guest's controller
+//! joins this guest's air. Bytes go through untouched; btvirt and the far relay frame them.
 //!
 //! Anything it cannot relay ends it with one line on stderr that says what happened
 //! (an unknown packet type, the host side going away, a failed write); the controller
@@ -14,6 +20,8 @@ mod h4;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread;
 
@@ -25,24 +33,19 @@ const VHCI_CREATE_PRIMARY: [u8; 2] = [VHCI_VENDOR, 0x00];
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (port_path, vhci_path) = match args.as_slice() {
+        [pump, port, socket] if pump == "--pump" => pump_bytes(port, socket),
         [port] => (port.as_str(), "/dev/vhci"),
         // The second path stands in for /dev/vhci in the relay's own tests.
         [port, vhci] => (port.as_str(), vhci.as_str()),
         _ => {
             eprintln!(
-                "usage: h4relay PORT [VHCI]   (PORT: a virtio-serial port connected to btvirt -s)"
+                "usage: h4relay PORT [VHCI] | h4relay --pump PORT SOCKET   (PORT: a virtio-serial \
+                 port or btvirt -s's socket; SOCKET: btvirt -s's socket)"
             );
             std::process::exit(2);
         }
     };
-    let open = |path: &str| {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .unwrap_or_else(|e| fail(&format!("cannot open {path}: {e}")))
-    };
-    let port = open(port_path);
+    let (air_in, air_out) = open_air(port_path);
     let vhci = open(vhci_path);
     if let Err(e) = (&vhci).write_all(&VHCI_CREATE_PRIMARY) {
         fail(&format!("cannot create the controller on {vhci_path}: {e}"));
@@ -50,18 +53,89 @@ fn main() {
     eprintln!("h4relay: relaying {port_path} <-> {vhci_path}");
 
     let (done, ended) = mpsc::channel::<String>();
-    let (vhci_in, port_out) = (clone(&vhci), clone(&port));
+    let vhci_in = clone(&vhci);
     let d = done.clone();
     thread::spawn(move || {
-        let _ = d.send(controller_to_air(vhci_in, port_out));
+        let _ = d.send(controller_to_air(vhci_in, air_out));
     });
     thread::spawn(move || {
-        let _ = done.send(air_to_controller(port, vhci));
+        let _ = done.send(air_to_controller(air_in, vhci));
     });
     let why = ended
         .recv()
         .unwrap_or_else(|_| "both directions ended".into());
     fail(&why);
+}
+
+fn open(path: &str) -> File {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| fail(&format!("cannot open {path}: {e}")))
+}
+
+type Reader = Box<dyn Read + Send>;
+type Writer = Box<dyn Write + Send>;
+
+/// The air's two directions: a connection when `path` is a socket (btvirt's own, in the
+/// guest that runs it), else the opened file (a virtio-serial port).
+fn open_air(path: &str) -> (Reader, Writer) {
+    let is_socket = std::fs::metadata(path)
+        .map(|m| m.file_type().is_socket())
+        .unwrap_or_else(|e| fail(&format!("cannot open {path}: {e}")));
+    if is_socket {
+        let s = UnixStream::connect(path)
+            .unwrap_or_else(|e| fail(&format!("cannot connect to {path}: {e}")));
+        let w = s
+            .try_clone()
+            .unwrap_or_else(|e| fail(&format!("cannot duplicate a descriptor: {e}")));
+        (Box::new(s), Box::new(w))
+    } else {
+        let f = open(path);
+        let w = clone(&f);
+        (Box::new(f), Box::new(w))
+    }
+}
+
+/// `--pump PORT SOCKET`: bytes both ways until one side ends; never returns.
+fn pump_bytes(port_path: &str, socket: &str) -> ! {
+    let port = open(port_path);
+    let air = UnixStream::connect(socket)
+        .unwrap_or_else(|e| fail(&format!("cannot connect to {socket}: {e}")));
+    eprintln!("h4relay: pumping {port_path} <-> {socket}");
+    let (done, ended) = mpsc::channel::<String>();
+    let (port_in, air_out) = (clone(&port), air.try_clone());
+    let air_out = air_out.unwrap_or_else(|e| fail(&format!("cannot duplicate a descriptor: {e}")));
+    let d = done.clone();
+    thread::spawn(move || {
+        let _ = d.send(copy_all(port_in, air_out, "the guest's port", "the air"));
+    });
+    thread::spawn(move || {
+        let _ = done.send(copy_all(air, port, "the air", "the guest's port"));
+    });
+    let why = ended
+        .recv()
+        .unwrap_or_else(|_| "both directions ended".into());
+    fail(&why);
+}
+
+/// Copies `from` to `to` until either fails or `from` ends; says which and after how much.
+fn copy_all(mut from: impl Read, mut to: impl Write, from_name: &str, to_name: &str) -> String {
+    let mut buf = vec![0u8; 65536];
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return format!("{from_name} reached its end after {total} bytes"),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return format!("reading {from_name}: {e}"),
+        };
+        if let Err(e) = to.write_all(&buf[..n]) {
+            return format!("writing to {to_name}: {e}");
+        }
+        total += n as u64;
+    }
 }
 
 fn clone(f: &File) -> File {
@@ -120,7 +194,7 @@ fn air_to_controller(mut port: impl Read, mut vhci: impl Write) -> String {
         let n = match port.read(&mut buf) {
             Ok(0) => {
                 return format!(
-                    "the air (btvirt on the host) closed the port after {} packets",
+                    "the air (btvirt) closed the port after {} packets",
                     framer.packets()
                 )
             }
