@@ -11,9 +11,8 @@
 mod util;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -22,30 +21,12 @@ use sigloop_bluetooth::uuids::Uuid;
 use sigloop_bluetooth::{raw, BluetoothServer, BluetoothSocket, Protocol};
 use sigloop_core::{EventLoop, LoopHandle, SocketError, SocketState};
 use sigloop_testbed::{checksum, collect, pattern, send};
-use sigloop_testbed::{FailTogether, HeldLink, Testbed};
+use sigloop_testbed::{HeldLink, Testbed};
+use util::two_host::{begin, qt_script, wait_exit, Role};
 use util::LONG;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const BULK: usize = 64 * 1024;
-
-enum Role {
-    Server,
-    Client,
-}
-
-/// This host's role; both hosts start the test together on links that are gone. The
-/// guard makes a failure on one host fail the other at once.
-fn begin(bed: &Testbed, test: &str) -> (Role, FailTogether) {
-    let guard = bed.fail_together(test);
-    bed.settle_host();
-    bed.barrier(&format!("{test}.start"));
-    let role = match bed.host().as_deref() {
-        Some("a") => Role::Server,
-        Some("b") => Role::Client,
-        other => panic!("two-host tests run on hosts a and b, not {other:?}"),
-    };
-    (role, guard)
-}
 
 /// The serving side, once it listens: holds the link to the client, then tells it to go.
 fn serve_ready(bed: &Testbed, test: &str) -> HeldLink {
@@ -212,43 +193,7 @@ fn two_host_l2cap_sigloop_echo() {
 
 /// The Qt peer (`testbed/qt/qt_peer.py`, PyQt6): its stdout lines as they come.
 fn qt_peer(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../testbed/qt/qt_peer.py");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs the Qt peer");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            eprintln!("qt_peer: {line}");
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-fn wait_exit(bed: &Testbed, test: &str, mut child: std::process::Child, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Err(e) = bed.check_peers(test) {
-            let _ = child.kill();
-            panic!("{e}");
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{what} exited with {status}");
-            return;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    qt_script("qt_peer.py", args)
 }
 
 /// Qt to Qt across the hosts, by UUID through each host's bluetoothd: the Qt server

@@ -3,22 +3,27 @@
 test bed: Qt's own QLowEnergyController and QLowEnergyService, as a Qt program uses them.
 
   qt_le_central.py LOCAL PEER SERVICE READ NOTIFY COUNT
-      On the adapter LOCAL, createCentral(PEER, public address), connectToDevice,
+      On the adapter LOCAL, first finds PEER with QBluetoothDeviceDiscoveryAgent's
+      LE method (prints "found PEER"), as Qt's heartrate-game does; then
+      createCentral(the found device info), connectToDevice,
       discoverServices, createServiceObject(SERVICE), discoverDetails; reads READ and
       prints "read HEX"; turns NOTIFY's notifications on through its 0x2902 descriptor
       (prints "subscribed") and prints "notify HEX" for each value; after COUNT of them
       disconnects and exits 0 once disconnected.
 
 Qt's connect goes through bluetoothd's Device1.Connect, which picks the bearer of a
-dual-mode device itself: give LOCAL no BR/EDR (btmgmt bredr off) when PEER is bonded
-over BR/EDR, or the link is made over BR/EDR and no LE service is found.
+dual-mode device itself (BlueZ 5.66 select_conn_bearer): the bonded one if only one is,
+else the one seen last, BR/EDR on a tie. A dual-mode advertiser's flags do not say "no
+BR/EDR", so each of its advertisements counts as BR/EDR seen too: the link is made over
+BR/EDR and no LE service is found. Give PEER's adapter no BR/EDR (btmgmt bredr off), or
+LOCAL's when PEER is bonded over BR/EDR.
 
 Exit 1 on a Qt error (printed on stderr), 3 after 60 s without finishing.
 """
 import sys
 
-from PyQt6.QtBluetooth import (QBluetoothAddress, QBluetoothDeviceInfo, QBluetoothUuid,
-                               QLowEnergyController, QLowEnergyService)
+from PyQt6.QtBluetooth import (QBluetoothAddress, QBluetoothDeviceDiscoveryAgent,
+                               QBluetoothUuid, QLowEnergyController, QLowEnergyService)
 from PyQt6.QtCore import QByteArray, QCoreApplication, QTimer, QUuid
 
 app = QCoreApplication(sys.argv)
@@ -40,11 +45,8 @@ def uuid(text):
     return QBluetoothUuid(QUuid("{" + text + "}"))
 
 
-info = QBluetoothDeviceInfo(QBluetoothAddress(peer), "", 0)
-info.setCoreConfigurations(QBluetoothDeviceInfo.CoreConfiguration.LowEnergyCoreConfiguration)
-controller = QLowEnergyController.createCentral(info, QBluetoothAddress(local))
-controller.setRemoteAddressType(QLowEnergyController.RemoteAddressType.PublicAddress)
 seen = [0]
+controller = None
 
 
 def on_service_state(state):
@@ -94,11 +96,32 @@ def on_discovered():
     service.discoverDetails()
 
 
-controller.connected.connect(lambda: (out("connected"), controller.discoverServices()))
-controller.discoveryFinished.connect(on_discovered)
-controller.errorOccurred.connect(lambda e: fail(f"controller error {e}: {controller.errorString()}"))
-controller.disconnected.connect(
-    lambda: (out("disconnected"), QCoreApplication.exit(0 if seen[0] == count else 1)))
+def connect(info):
+    global controller
+    controller = QLowEnergyController.createCentral(info, QBluetoothAddress(local))
+    controller.setRemoteAddressType(QLowEnergyController.RemoteAddressType.PublicAddress)
+    controller.connected.connect(lambda: (out("connected"), controller.discoverServices()))
+    controller.discoveryFinished.connect(on_discovered)
+    controller.errorOccurred.connect(
+        lambda e: fail(f"controller error {e}: {controller.errorString()}"))
+    controller.disconnected.connect(
+        lambda: (out("disconnected"), QCoreApplication.exit(0 if seen[0] == count else 1)))
+    controller.connectToDevice()
+
+
+def on_found(info):
+    if info.address() != QBluetoothAddress(peer) or controller is not None:
+        return
+    out("found " + peer)
+    agent.stop()
+    connect(info)
+
+
+agent = QBluetoothDeviceDiscoveryAgent(QBluetoothAddress(local))
+agent.setLowEnergyDiscoveryTimeout(30000)
+agent.deviceDiscovered.connect(on_found)
+agent.errorOccurred.connect(lambda e: fail(f"discovery error {e}: {agent.errorString()}"))
+agent.finished.connect(lambda: controller is None and fail("discovery ended without " + peer))
 QTimer.singleShot(60000, lambda: fail("no end after 60 s", 3))
-controller.connectToDevice()
+agent.start(QBluetoothDeviceDiscoveryAgent.DiscoveryMethod.LowEnergyMethod)
 sys.exit(app.exec())

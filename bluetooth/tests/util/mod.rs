@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod le;
+pub mod two_host;
 
 use std::time::{Duration, Instant};
 
