@@ -14,7 +14,8 @@ use sigloop_bluetooth::low_energy::{
 };
 use sigloop_bluetooth::uuids::uuid16;
 use sigloop_bluetooth::{
-    CoreConfigurations, DeviceDiscoveryAgent, DeviceInfo, DiscoveryMethods, LowEnergyService,
+    CoreConfigurations, DeviceDiscoveryAgent, DeviceInfo, DiscoveryMethods, LocalDevice,
+    LowEnergyService,
 };
 use sigloop_core::{EventLoop, LoopHandle, SignalSpy};
 use sigloop_testbed::Testbed;
@@ -624,4 +625,45 @@ fn le_peripheral_advertising_data_is_seen_by_our_discovery() {
     // BR/EDR name and SDP list for this device (DeviceInfo's docs).
     agent.stop();
     drop(p);
+}
+
+/// A classic (BR/EDR) link is no central: bluetoothd's `Device1.Connected` covers both
+/// bearers, and the peripheral asks the kernel which one the device is linked by. Seen
+/// across two hosts before it was fixed: Qt's central, which went over BR/EDR, showed
+/// up as a central though it could reach no service.
+#[test]
+#[ignore = "needs the BlueZ test bed: run scripts/test-bluetooth"]
+fn le_peripheral_does_not_count_a_classic_link_as_a_central() {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let bed = Testbed::from_env();
+    bed.settle(0, 1);
+    bed.settle_le(0, 1);
+    let (p, _local) = peripheral(&h, &bed);
+    let adapter = LocalDevice::new(&h, bed.address(1)).expect("hci1");
+    let linked = SignalSpy::new(adapter.device_connected());
+    let unlinked = SignalSpy::new(adapter.device_disconnected());
+    let centrals = SignalSpy::new(p.central_connected());
+    let link = bed
+        .hold_link_from(bed.address(0), bed.address(1))
+        .expect("a classic link hci0 -> hci1");
+    // bluetoothd reports the link (the peripheral watches the same property) ...
+    assert!(linked.wait_for_count(&h, 1, LONG).unwrap());
+    assert_eq!(linked.take(), [bed.address(0)]);
+    // ... and the peripheral, which saw it too, has no central.
+    h.wait_until(Instant::now() + Duration::from_secs(1), || false)
+        .unwrap();
+    assert_eq!(centrals.count(), 0, "{:?}", centrals.records());
+    assert!(p.centrals().is_empty());
+    assert_eq!(p.state(), ControllerState::Advertising);
+    drop(link);
+    assert!(unlinked.wait_for_count(&h, 1, LONG).unwrap());
+    // An LE central after it is one.
+    let (c, _s, _) = central(&h, &bed, &p);
+    assert!(centrals.count() >= 1);
+    assert_eq!(p.centrals(), [bed.address(0)]);
+    c.disconnect_from_device();
+    let end = Instant::now() + LONG;
+    h.wait_until(end, || p.centrals().is_empty()).unwrap();
+    assert!(p.centrals().is_empty());
 }

@@ -427,23 +427,27 @@ async fn watch_device(
     };
     let mut events = Box::pin(events);
     let ours = bluez::from_bluer(address);
+    let local = adapter.address().await.ok().map(bluez::from_bluer);
+    // bluetoothd's Connected covers both bearers: only an LE link makes a central.
+    let over_le = || local.is_none_or(|l| crate::sys::le_link_up_to(l, ours).unwrap_or(true));
     // A device known before the peripheral: its link (if any) is not reported.
     let mut connected = device.is_connected().await.unwrap_or(false);
-    if new && connected {
+    let mut reported = new && connected && over_le();
+    if reported {
         emit(&emitter, Event::CentralConnected(ours));
     }
     while let Some(DeviceEvent::PropertyChanged(p)) = bluez::next(&mut events).await {
         if let DeviceProperty::Connected(c) = p {
-            if c != connected {
-                connected = c;
-                emit(
-                    &emitter,
-                    if c {
-                        Event::CentralConnected(ours)
-                    } else {
-                        Event::CentralDisconnected(ours)
-                    },
-                );
+            if c == connected {
+                continue;
+            }
+            connected = c;
+            if c && over_le() {
+                reported = true;
+                emit(&emitter, Event::CentralConnected(ours));
+            } else if !c && reported {
+                reported = false;
+                emit(&emitter, Event::CentralDisconnected(ours));
             }
         }
     }

@@ -58,9 +58,12 @@ struct PeripheralInner {
 /// `central_disconnected`), and `connected`/`disconnected` mark the first one in and the
 /// last one out.
 ///
-/// A central is any device whose link to this adapter bluetoothd reports
-/// (`Device1.Connected`), from the moment it is made, before any request; links that
-/// existed before the peripheral was made are not reported.
+/// A central is a device with an LE link to this adapter, reported from the moment
+/// bluetoothd sees the link (`Device1.Connected`), before any request; links that
+/// existed before the peripheral was made are not reported. bluetoothd's `Connected`
+/// covers both bearers, so the peripheral asks the kernel's link list which one it is:
+/// a device linked over BR/EDR only is no central. Its LE link made while the BR/EDR
+/// one lives is not seen either (BlueZ 5.66 reports no change then).
 ///
 /// Calls that need bluetoothd's answer (`add_service`, `start_advertising`) wait for it
 /// on the calling thread, at most [`CALL_TIMEOUT`](crate::bluez::CALL_TIMEOUT).

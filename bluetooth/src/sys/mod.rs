@@ -10,6 +10,7 @@ mod l2cap;
 
 pub use addr::{bind, connect, local_name, peer_name};
 pub(crate) use addr::{BDADDR_LE_PUBLIC, BDADDR_LE_RANDOM};
+pub(crate) use hci::le_link_up_to;
 pub use hci::{adapters, Adapter};
 pub(crate) use l2cap::{
     apply_l2cap_settings, bind_l2cap, connect_l2cap, l2cap_options, le_link_up, le_mtus,
