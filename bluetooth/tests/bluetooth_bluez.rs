@@ -7,10 +7,18 @@ mod util;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use std::sync::mpsc::Receiver;
+
 use sigloop_bluetooth::bluez::{BluezError, CALL_TIMEOUT};
+use sigloop_bluetooth::low_energy::{
+    ControllerState, LowEnergyAdvertisingData, LowEnergyAdvertisingParameters,
+    LowEnergyCharacteristicData, LowEnergyController, LowEnergyServiceData, PeripheralError,
+    PropertyTypes,
+};
+use sigloop_bluetooth::uuids::uuid16;
 use sigloop_bluetooth::{
-    BluetoothServer, DeviceDiscoveryAgent, HostMode, LocalDevice, Protocol, ServerError,
-    ServiceDiscoveryAgent,
+    BluetoothAddress, BluetoothServer, DeviceDiscoveryAgent, HostMode, LocalDevice, Protocol,
+    ServerError, ServiceDiscoveryAgent,
 };
 use sigloop_core::{EventLoop, SignalSpy};
 use sigloop_testbed::collect;
@@ -272,6 +280,12 @@ fn bluetoothd_stopped_mid_session() {
         .unwrap()
         .success());
     let resume = Resume(pid);
+    // Meanwhile, on a thread of its own (so the two waits overlap): an LE peripheral.
+    let (resumed, wait_resumed) = std::sync::mpsc::channel::<()>();
+    let peripheral = std::thread::spawn({
+        let adapter = bed.address(1);
+        move || peripheral_while_bluetoothd_stops(adapter, &wait_resumed)
+    });
 
     // A call fails with a clear error after the timeout, never hangs.
     let started = Instant::now();
@@ -324,6 +338,44 @@ fn bluetoothd_stopped_mid_session() {
     drop(resume);
     let hosts = LocalDevice::all_devices().expect("bluetoothd answers again");
     assert!(hosts.len() >= 2, "{hosts:?}");
+    resumed.send(()).unwrap();
+    peripheral.join().expect("the peripheral's part passed");
+}
+
+/// The LE peripheral's part of `bluetoothd_stopped_mid_session`, on `adapter`: with
+/// bluetoothd stopped, `add_service` fails with `Bluez(Timeout)` in bounded time and
+/// registers nothing; once `resumed` says bluetoothd runs again, the same service is
+/// added (the failed call left nothing behind) and advertised.
+fn peripheral_while_bluetoothd_stops(adapter: BluetoothAddress, resumed: &Receiver<()>) {
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    let p = LowEnergyController::create_peripheral(&h, adapter);
+    let mut data = LowEnergyServiceData::new(uuid16(0x180f));
+    data.add_characteristic(LowEnergyCharacteristicData::new(
+        uuid16(0x2a19),
+        PropertyTypes::READ,
+        vec![99],
+    ));
+    let started = Instant::now();
+    let Err(err) = p.add_service(&data) else {
+        panic!("a service without bluetoothd");
+    };
+    let took = started.elapsed();
+    assert_eq!(err, PeripheralError::Bluez(BluezError::Timeout), "{err}");
+    assert!(took < CALL_TIMEOUT + Duration::from_secs(5), "{took:?}");
+    assert!(p.services().is_empty());
+    assert_eq!(p.state(), ControllerState::Unconnected);
+    resumed.recv().unwrap();
+    let service = p.add_service(&data).expect("bluetoothd answers again");
+    assert_eq!(service.value(uuid16(0x2a19)).unwrap(), [99]);
+    p.start_advertising(
+        &LowEnergyAdvertisingParameters::new(),
+        &LowEnergyAdvertisingData::new(),
+        &LowEnergyAdvertisingData::new(),
+    )
+    .expect("advertising once bluetoothd answers");
+    assert_eq!(p.state(), ControllerState::Advertising);
+    p.stop_advertising();
 }
 
 /// On a host without bluetoothd (or without a system bus, as on CI): a clear error, in

@@ -211,6 +211,23 @@ fn le_peripheral_serves_our_central() {
     s.read_characteristic(&location).unwrap();
     assert!(reads.wait_for_count(&h, 1, LONG).unwrap());
     assert_eq!(reads.take()[0].1, [2]);
+    // Reads issued at once come back in call order.
+    for _ in 0..5 {
+        s.read_characteristic(&location).unwrap();
+        s.read_characteristic(&control).unwrap();
+    }
+    assert!(reads.wait_for_count(&h, 10, LONG).unwrap());
+    let order: Vec<Vec<u8>> = reads.take().into_iter().map(|(_, v)| v).collect();
+    let expected: Vec<Vec<u8>> = (0..10)
+        .map(|i| {
+            if i % 2 == 0 {
+                vec![2]
+            } else {
+                b"start".to_vec()
+            }
+        })
+        .collect();
+    assert_eq!(order, expected);
 
     // A central's writes: characteristic_changed with the value, in order, with and
     // without response.

@@ -74,8 +74,10 @@ pub(crate) struct ServiceShared {
     notify: RefCell<HashMap<u16, Notify>>,
     /// Numbers notification requests.
     notify_session: Cell<u64>,
-    /// This service's writes, run on the helper thread in call order.
-    writes: bluez::CallQueue,
+    /// This service's reads and writes, run on the helper thread one at a time in call
+    /// order (as Qt's BlueZ backend runs its GATT jobs), so their results and signals
+    /// come in call order too.
+    requests: bluez::CallQueue,
     state_changed: Signal<ServiceState>,
     characteristic_changed: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
     characteristic_read: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
@@ -103,7 +105,7 @@ impl ServiceShared {
             chars: RefCell::new(Vec::new()),
             notify: RefCell::new(HashMap::new()),
             notify_session: Cell::new(0),
-            writes: bluez::CallQueue::default(),
+            requests: bluez::CallQueue::default(),
             state_changed: Signal::new(),
             characteristic_changed: Signal::new(),
             characteristic_read: Signal::new(),
@@ -456,7 +458,8 @@ impl ServiceShared {
 /// characteristics and descriptors. Reads, writes and notification changes are
 /// requests whose results arrive as signals; a request refused at once (wrong state, an
 /// attribute of another service, a property the characteristic lacks, a value over 512
-/// bytes) returns a [`RequestError`] and sends nothing.
+/// bytes) returns a [`RequestError`] and sends nothing. Reads and writes go to
+/// bluetoothd one at a time, in call order, and their signals come in that order.
 ///
 /// When the link drops the service turns `InvalidService` for good: after a reconnect,
 /// discover the services again and make new service objects (bluetoothd may have
@@ -806,6 +809,8 @@ impl LowEnergyService {
         }
     }
 
+    /// Queues a read on the helper thread behind this service's earlier reads and
+    /// writes.
     fn read(&self, path: Path) -> Result<(), RequestError> {
         let (controller, adapter) = self.linked()?;
         let Some(emitter) = controller.emitter() else {
@@ -813,7 +818,7 @@ impl LowEnergyService {
         };
         let peer = controller.remote_address();
         let link = self.inner.link;
-        bluez::spawn(
+        self.inner.requests.spawn(
             move |session| async move { Ok(gatt::read(session, adapter, peer, path).await) },
             move |r: Result<_, BluezError>| {
                 let result = r.unwrap_or_else(|e| Err(e.to_string()));
@@ -823,8 +828,8 @@ impl LowEnergyService {
         Ok(())
     }
 
-    /// Queues a write on the helper thread behind this service's earlier ones, so they
-    /// reach bluetoothd one at a time in call order.
+    /// Queues a write on the helper thread behind this service's earlier reads and
+    /// writes, so they reach bluetoothd one at a time in call order.
     fn write(&self, path: Path, value: &[u8], with_response: bool) -> Result<(), RequestError> {
         let (controller, adapter) = self.linked()?;
         let Some(emitter) = controller.emitter() else {
@@ -834,7 +839,7 @@ impl LowEnergyService {
         let link = self.inner.link;
         let value = value.to_vec();
         let sent = value.clone();
-        self.inner.writes.spawn(
+        self.inner.requests.spawn(
             move |session| async move {
                 Ok(gatt::write(session, adapter, peer, path, sent, with_response).await)
             },
