@@ -9,7 +9,7 @@
 
 mod util;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -151,12 +151,16 @@ fn central(
 }
 
 /// `btmgmt` on this host's controller; its stdin stays open, or it quits before the reply.
+/// No output is inherited: the `sleep` that holds stdin open outlives btmgmt, and would
+/// hold the test's own output open (the test runner's pipe) for its 20 s.
 fn mgmt(args: &[&str]) {
     let status = Command::new("bash")
         .arg("-c")
-        .arg(r#"timeout 20 btmgmt --index 0 "$@" < <(sleep 20) > /dev/null"#)
+        .arg(r#"timeout 20 btmgmt --index 0 "$@" < <(sleep 20)"#)
         .arg("btmgmt")
         .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "btmgmt {args:?}: {status}");
