@@ -6,12 +6,7 @@
 //! (first to last arrival) and how many of `COUNT` arrived, then the ratio sigloop /
 //! bluer.
 //!
-//! In one guest the peripherals serve on hci1 and the central is hci0. With two hosts
-//! (`testbed/run --hosts 2`) host a serves and host b receives and prints, each host with
-//! its own bluetoothd.
-//!
-//! Run: `scripts/bench-bluetooth --le-peripheral` (builds here, runs inside the bed, one
-//! guest then two hosts).
+//! Run: `scripts/bench-bluetooth --le-peripheral` (builds here, runs inside the bed).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -21,8 +16,8 @@ use bluer::gatt::local::{
     Application, Characteristic, CharacteristicNotify, CharacteristicNotifyMethod, Service,
 };
 use sigloop_bluetooth::low_energy::{
-    ControllerState, LocalService, LowEnergyCharacteristicData, LowEnergyController,
-    LowEnergyPeripheral, LowEnergyServiceData, PropertyTypes, RemoteAddressType,
+    ControllerState, LowEnergyCharacteristicData, LowEnergyController, LowEnergyServiceData,
+    PropertyTypes, RemoteAddressType,
 };
 use sigloop_bluetooth::BluetoothAddress;
 use sigloop_core::{EventLoop, LoopHandle};
@@ -172,37 +167,8 @@ fn main() {
     let bed = Testbed::from_env();
     let el = EventLoop::new().unwrap();
     let h = el.handle();
-    match bed.host().as_deref() {
-        None => {
-            let _serving = serve(&h, bed.address(1));
-            measure(&h, bed.address(0), bed.address(1), "one guest");
-        }
-        Some("a") => {
-            let _serving = serve(&h, bed.address(0));
-            bed.barrier("le_peripheral_bench.ready");
-            // Serves (the loop runs) until host b has measured.
-            let done = std::path::Path::new(&std::env::var("TESTBED_RDV").unwrap())
-                .join("le_peripheral_bench.measured");
-            while !done.exists() {
-                h.wait_until(Instant::now() + Duration::from_millis(100), || false)
-                    .unwrap();
-            }
-        }
-        Some(_) => {
-            bed.barrier("le_peripheral_bench.ready");
-            measure(&h, bed.address(0), bed.host_address("a"), "two hosts");
-            let done = std::path::Path::new(&std::env::var("TESTBED_RDV").unwrap())
-                .join("le_peripheral_bench.measured");
-            std::fs::write(done, b"").unwrap();
-        }
-    }
-}
-
-/// Both peripherals on `adapter`: ours (with its advertising) and bluer's beside it,
-/// each sending `COUNT` values whenever a central subscribes. Dropping the result ends
-/// both.
-fn serve(h: &LoopHandle, adapter: BluetoothAddress) -> Serving {
-    let p = LowEnergyController::create_peripheral(h, adapter);
+    // Ours, with its advertising; theirs beside it on the same adapter.
+    let p = LowEnergyController::create_peripheral(&h, bed.address(1));
     let mut data = LowEnergyServiceData::new(OURS);
     data.add_characteristic(LowEnergyCharacteristicData::new(
         OURS_NOTIFY,
@@ -210,7 +176,7 @@ fn serve(h: &LoopHandle, adapter: BluetoothAddress) -> Serving {
         value(0),
     ));
     let local = p.add_service(&data).unwrap();
-    let theirs = le::serve(adapter, move |a| async move {
+    let _theirs = le::serve(bed.address(1), move |a| async move {
         let app = Application {
             services: vec![bluer_service()],
             ..Default::default()
@@ -235,29 +201,18 @@ fn serve(h: &LoopHandle, adapter: BluetoothAddress) -> Serving {
             }
         }
     });
-    Serving {
-        _peripheral: p,
-        _local: local,
-        _theirs: theirs,
-    }
-}
 
-/// What serves; dropped, it serves no more.
-struct Serving {
-    _peripheral: LowEnergyPeripheral,
-    _local: LocalService,
-    _theirs: le::Served,
-}
-
-/// One LE link from `local` to `peer`, made by our central (both receivers use it), then
-/// `ROUNDS` alternating rounds; prints the figures.
-fn measure(h: &LoopHandle, local: BluetoothAddress, peer: BluetoothAddress, setting: &str) {
-    let c =
-        LowEnergyController::create_central_from_address(h, peer, RemoteAddressType::Public, local);
+    // One LE link from hci0, made by our central; both receivers use it.
+    let c = LowEnergyController::create_central_from_address(
+        &h,
+        bed.address(1),
+        RemoteAddressType::Public,
+        bed.address(0),
+    );
     c.connect_to_device().unwrap();
-    wait(h, "connected", || c.state() == ControllerState::Connected);
+    wait(&h, "connected", || c.state() == ControllerState::Connected);
     c.discover_services().unwrap();
-    wait(h, "services", || c.state() == ControllerState::Discovered);
+    wait(&h, "services", || c.state() == ControllerState::Discovered);
     assert!(c.services().contains(&OURS) && c.services().contains(&THEIRS));
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
@@ -267,10 +222,10 @@ fn measure(h: &LoopHandle, local: BluetoothAddress, peer: BluetoothAddress, sett
             ("bluer", THEIRS_NOTIFY, &mut theirs),
         ] {
             let done = Arc::new(AtomicBool::new(false));
-            let rx = receive(local, peer, uuid, done.clone());
-            wait(h, "the round", || done.load(Ordering::SeqCst));
+            let rx = receive(bed.address(0), bed.address(1), uuid, done.clone());
+            wait(&h, "the round", || done.load(Ordering::SeqCst));
             let (rate, n) = rx.join().unwrap();
-            println!("{setting}: round {round} {name} sent, {n} of {COUNT} arrived");
+            println!("round {round} {name} sent, {n} of {COUNT} arrived");
             rates.push(rate);
             // The session's end reaches the peripheral before the next round.
             let end = Instant::now() + Duration::from_millis(500);
@@ -278,12 +233,9 @@ fn measure(h: &LoopHandle, local: BluetoothAddress, peer: BluetoothAddress, sett
         }
     }
     let (ours, theirs) = (median(ours), median(theirs));
-    println!("{setting}: peripheral_notify_per_s_sigloop {ours:.0}");
-    println!("{setting}: peripheral_notify_per_s_bluer {theirs:.0}");
-    println!(
-        "{setting}: ratio peripheral_notify_per_s {:.2}",
-        ours / theirs
-    );
+    println!("peripheral_notify_per_s_sigloop {ours:.0}");
+    println!("peripheral_notify_per_s_bluer {theirs:.0}");
+    println!("ratio peripheral_notify_per_s {:.2}", ours / theirs);
     c.disconnect_from_device();
-    wait(h, "closed", || c.state() == ControllerState::Unconnected);
+    wait(&h, "closed", || c.state() == ControllerState::Unconnected);
 }
