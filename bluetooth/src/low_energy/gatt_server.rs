@@ -351,12 +351,18 @@ pub(crate) async fn run(
                     // (a notify() that finds it woken but not run fails).
                     tokio::task::yield_now().await;
                 }
+                let sent = !live.is_empty();
                 sessions
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .entry(key)
                     .or_default()
                     .extend(live);
+                if sent && commands.is_empty() {
+                    if let Ok(a) = &adapter {
+                        flush(a).await;
+                    }
+                }
             }
         }
     }
@@ -365,6 +371,32 @@ pub(crate) async fn run(
     }
     drop(adv);
     drop(apps);
+}
+
+/// After a burst of notifications: makes sure they have left this process.
+///
+/// bluer's D-Bus reactor (dbus-tokio 0.7.6) watches the bus socket for reading only
+/// (libdbus's write watch is off when the connection is made). Once a write would block
+/// (the socket takes about 256 such signals), the rest of the outgoing queue waits for
+/// the next message in or out, and a burst's tail stalled until the next session (seen on
+/// the bed: bluetoothd sent 257 of 300, the rest with the next subscription). A call on
+/// the same connection is answered only after everything queued before it was written,
+/// and each new call wakes the reactor to write what the socket takes now: so calls
+/// are made until one is answered (each waits twice as long as the one before, from 20
+/// ms up to half a second), at most for the call timeout.
+async fn flush(adapter: &bluer::Adapter) {
+    let end = tokio::time::Instant::now() + bluez::CALL_TIMEOUT;
+    let mut wait = std::time::Duration::from_millis(20);
+    while tokio::time::Instant::now() < end {
+        if tokio::time::timeout(wait, adapter.is_powered())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        wait = (wait * 2).min(std::time::Duration::from_millis(500));
+    }
+    log::warn!("notifications may still wait in this process: bluetoothd did not answer");
 }
 
 /// A bluer call bounded by the crate's call timeout.

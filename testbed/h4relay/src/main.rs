@@ -101,18 +101,16 @@ fn open_air(path: &str) -> (Reader, Writer) {
 /// `--pump PORT SOCKET`: bytes both ways until one side ends; never returns.
 fn pump_bytes(port_path: &str, socket: &str) -> ! {
     let port = open(port_path);
-    let air = UnixStream::connect(socket)
-        .unwrap_or_else(|e| fail(&format!("cannot connect to {socket}: {e}")));
+    let (air_in, air_out) = open_air(socket);
     eprintln!("h4relay: pumping {port_path} <-> {socket}");
     let (done, ended) = mpsc::channel::<String>();
-    let (port_in, air_out) = (clone(&port), air.try_clone());
-    let air_out = air_out.unwrap_or_else(|e| fail(&format!("cannot duplicate a descriptor: {e}")));
+    let port_in = clone(&port);
     let d = done.clone();
     thread::spawn(move || {
         let _ = d.send(copy_all(port_in, air_out, "the guest's port", "the air"));
     });
     thread::spawn(move || {
-        let _ = done.send(copy_all(air, port, "the air", "the guest's port"));
+        let _ = done.send(copy_all(air_in, port, "the air", "the guest's port"));
     });
     let why = ended
         .recv()
