@@ -1,10 +1,13 @@
 //! The LE peripheral on the BlueZ test bed: notifications per second sent from a
 //! sigloop `LocalService` (`write_characteristic` in a loop once a central subscribed)
 //! against a peripheral written with bluer alone (`notify()` in a loop), both serving on
-//! hci1 at once under two service UUIDs, received over one LE link by bluer's notify
-//! socket on hci0, in alternating rounds. Prints per side the notifications per second
-//! (first to last arrival) and how many of `COUNT` arrived, then the ratio sigloop /
-//! bluer.
+//! one adapter at once under two service UUIDs, received over one LE link by bluer's
+//! notify socket on the other, in alternating rounds. In one guest the peripherals are
+//! on hci1 and the receiver on hci0; in the two-host mode (`testbed/run --hosts 2`) the
+//! peripherals are on host a and the receiver on host b, each host with its own
+//! bluetoothd, and the lines printed start with `two_hosts`. Prints per round and side
+//! how many of `COUNT` arrived and the notifications per second (first to last
+//! arrival), then the medians and their ratio sigloop / bluer.
 //!
 //! Run: `scripts/bench-bluetooth --le-peripheral` (builds here, runs inside the bed).
 
@@ -16,8 +19,8 @@ use bluer::gatt::local::{
     Application, Characteristic, CharacteristicNotify, CharacteristicNotifyMethod, Service,
 };
 use sigloop_bluetooth::low_energy::{
-    ControllerState, LowEnergyCharacteristicData, LowEnergyController, LowEnergyServiceData,
-    PropertyTypes, RemoteAddressType,
+    ControllerState, LocalService, LowEnergyCharacteristicData, LowEnergyController,
+    LowEnergyPeripheral, LowEnergyServiceData, PropertyTypes, RemoteAddressType,
 };
 use sigloop_bluetooth::BluetoothAddress;
 use sigloop_core::{EventLoop, LoopHandle};
@@ -33,7 +36,9 @@ const OURS_NOTIFY: Uuid = Uuid::from_u128(0x5159_0001_0000_1000_8000_0080_5f9b_3
 const THEIRS: Uuid = Uuid::from_u128(0x0000_fff3_0000_1000_8000_0080_5f9b_34fb);
 const THEIRS_NOTIFY: Uuid = Uuid::from_u128(0x5159_0002_0000_1000_8000_0080_5f9b_34fb);
 const COUNT: usize = 300;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
+/// The barriers' prefix in the two-host mode.
+const BENCH: &str = "le_peripheral_bench";
 const LONG: Duration = Duration::from_secs(120);
 /// A round ends when all arrived or none came for this long.
 const IDLE: Duration = Duration::from_secs(3);
@@ -102,11 +107,13 @@ fn receive(
                     }
                 }
             }
-            let reader = found
-                .expect("the characteristic")
-                .notify_io()
-                .await
-                .unwrap();
+            // Bounded, so that a session bluetoothd never answers fails the round
+            // with its step named instead of hanging the bench.
+            let reader =
+                tokio::time::timeout(IDLE * 10, found.expect("the characteristic").notify_io())
+                    .await
+                    .expect("AcquireNotify answered within 30 s")
+                    .unwrap();
             let mut times = Vec::with_capacity(COUNT);
             let mut seen = vec![false; COUNT];
             while times.len() < COUNT {
@@ -135,11 +142,16 @@ fn receive(
     })
 }
 
+/// Runs the loop until `done` holds. The loop checks `done` only after it handled
+/// something, and what `done` looks at may change on another thread (a receiver) or in
+/// another host (a file), so it wakes every 50 ms.
 fn wait(h: &LoopHandle, what: &str, mut done: impl FnMut() -> bool) {
-    assert!(
-        h.wait_until(Instant::now() + LONG, &mut done).unwrap(),
-        "{what}"
-    );
+    let end = Instant::now() + LONG;
+    while !done() {
+        assert!(Instant::now() < end, "{what}");
+        let step = Instant::now() + Duration::from_millis(50);
+        h.wait_until(step.min(end), &mut done).unwrap();
+    }
 }
 
 /// Prints the library's warnings (a notification it could not send would say so here).
@@ -157,18 +169,14 @@ impl log::Log for Warnings {
     fn flush(&self) {}
 }
 
-fn main() {
-    log::set_logger(&Warnings).unwrap();
-    log::set_max_level(log::LevelFilter::Warn);
-    if std::env::var_os("TESTBED").is_none() {
-        eprintln!("le_peripheral bench: run inside the test bed (scripts/bench-bluetooth --le-peripheral)");
-        return;
-    }
-    let bed = Testbed::from_env();
-    let el = EventLoop::new().unwrap();
-    let h = el.handle();
-    // Ours, with its advertising; theirs beside it on the same adapter.
-    let p = LowEnergyController::create_peripheral(&h, bed.address(1));
+/// Ours and bluer's peripherals on the adapter at `adapter`, both advertising through
+/// bluer's advertisement: ours sends `COUNT` values as fast as the loop goes each time a
+/// central subscribes.
+fn peripherals(
+    h: &LoopHandle,
+    adapter: BluetoothAddress,
+) -> (LowEnergyPeripheral, LocalService, le::Served) {
+    let p = LowEnergyController::create_peripheral(h, adapter);
     let mut data = LowEnergyServiceData::new(OURS);
     data.add_characteristic(LowEnergyCharacteristicData::new(
         OURS_NOTIFY,
@@ -176,7 +184,7 @@ fn main() {
         value(0),
     ));
     let local = p.add_service(&data).unwrap();
-    let _theirs = le::serve(bed.address(1), move |a| async move {
+    let theirs = le::serve(adapter, move |a| async move {
         let app = Application {
             services: vec![bluer_service()],
             ..Default::default()
@@ -192,7 +200,6 @@ fn main() {
             .unwrap();
         (app, adv)
     });
-    // Each time a central subscribes, COUNT values as fast as the loop goes.
     let l = local.clone();
     local.notifications_changed().connect(move |(_, on)| {
         if *on {
@@ -201,18 +208,20 @@ fn main() {
             }
         }
     });
+    (p, local, theirs)
+}
 
-    // One LE link from hci0, made by our central; both receivers use it.
-    let c = LowEnergyController::create_central_from_address(
-        &h,
-        bed.address(1),
-        RemoteAddressType::Public,
-        bed.address(0),
-    );
+/// One LE link from the adapter at `local` to `peer`, made by our central; rounds of
+/// both receivers over it, alternating. Prints each round and the medians.
+fn rounds(h: &LoopHandle, local: BluetoothAddress, peer: BluetoothAddress, label: &str) {
+    let c =
+        LowEnergyController::create_central_from_address(h, peer, RemoteAddressType::Public, local);
+    let t0 = Instant::now();
     c.connect_to_device().unwrap();
-    wait(&h, "connected", || c.state() == ControllerState::Connected);
+    wait(h, "connected", || c.state() == ControllerState::Connected);
+    println!("{label}connected in {:.1} s", t0.elapsed().as_secs_f64());
     c.discover_services().unwrap();
-    wait(&h, "services", || c.state() == ControllerState::Discovered);
+    wait(h, "services", || c.state() == ControllerState::Discovered);
     assert!(c.services().contains(&OURS) && c.services().contains(&THEIRS));
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
@@ -222,10 +231,10 @@ fn main() {
             ("bluer", THEIRS_NOTIFY, &mut theirs),
         ] {
             let done = Arc::new(AtomicBool::new(false));
-            let rx = receive(bed.address(0), bed.address(1), uuid, done.clone());
-            wait(&h, "the round", || done.load(Ordering::SeqCst));
+            let rx = receive(local, peer, uuid, done.clone());
+            wait(h, "the round", || done.load(Ordering::SeqCst));
             let (rate, n) = rx.join().unwrap();
-            println!("round {round} {name} sent, {n} of {COUNT} arrived");
+            println!("{label}round {round} {name}: {n} of {COUNT} arrived, {rate:.0}/s");
             rates.push(rate);
             // The session's end reaches the peripheral before the next round.
             let end = Instant::now() + Duration::from_millis(500);
@@ -233,9 +242,43 @@ fn main() {
         }
     }
     let (ours, theirs) = (median(ours), median(theirs));
-    println!("peripheral_notify_per_s_sigloop {ours:.0}");
-    println!("peripheral_notify_per_s_bluer {theirs:.0}");
-    println!("ratio peripheral_notify_per_s {:.2}", ours / theirs);
+    println!("{label}peripheral_notify_per_s_sigloop {ours:.0}");
+    println!("{label}peripheral_notify_per_s_bluer {theirs:.0}");
+    println!("{label}ratio peripheral_notify_per_s {:.2}", ours / theirs);
     c.disconnect_from_device();
-    wait(&h, "closed", || c.state() == ControllerState::Unconnected);
+    wait(h, "closed", || c.state() == ControllerState::Unconnected);
+}
+
+fn main() {
+    log::set_logger(&Warnings).unwrap();
+    log::set_max_level(log::LevelFilter::Warn);
+    if std::env::var_os("TESTBED").is_none() {
+        eprintln!("le_peripheral bench: run inside the test bed (scripts/bench-bluetooth --le-peripheral)");
+        return;
+    }
+    let bed = Testbed::from_env();
+    let el = EventLoop::new().unwrap();
+    let h = el.handle();
+    match bed.host().as_deref() {
+        // One guest: the peripherals on hci1, the central on hci0.
+        None => {
+            let _kept = peripherals(&h, bed.address(1));
+            rounds(&h, bed.address(0), bed.address(1), "");
+        }
+        // Two hosts, each with its own bluetoothd: the peripherals on host a, the
+        // central on host b; host a serves until b is done.
+        Some("a") => {
+            let _kept = peripherals(&h, bed.address(0));
+            bed.barrier(&format!("{BENCH}.ready"));
+            wait(&h, "host b's rounds", || {
+                bed.has_reached(&format!("{BENCH}.done"), "b")
+            });
+            bed.barrier(&format!("{BENCH}.done"));
+        }
+        Some(_) => {
+            bed.barrier(&format!("{BENCH}.ready"));
+            rounds(&h, bed.address(0), bed.host_address("a"), "two_hosts ");
+            bed.barrier(&format!("{BENCH}.done"));
+        }
+    }
 }

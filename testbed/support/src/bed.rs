@@ -109,6 +109,17 @@ impl Testbed {
         }
     }
 
+    /// Whether `host` has reached barrier `name` (see [`barrier`](Self::barrier)), without
+    /// waiting: for a host that must keep its event loop running meanwhile. `false`
+    /// outside the two-host mode.
+    pub fn has_reached(&self, name: &str, host: &str) -> bool {
+        std::env::var("TESTBED_RDV").is_ok_and(|dir| {
+            PathBuf::from(dir)
+                .join(format!("barrier.{name}.{host}"))
+                .exists()
+        })
+    }
+
     /// `Err` naming the host if another host has failed its part of two-host test
     /// `test` (see [`fail_together`](Self::fail_together)); `Ok` outside that mode.
     pub fn check_peers(&self, test: &str) -> Result<(), String> {
