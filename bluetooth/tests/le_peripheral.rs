@@ -54,8 +54,11 @@ fn heart_rate_data() -> LowEnergyServiceData {
     // bluetoothd 5.66 answers every write to a characteristic that allows writes
     // without response itself, before the application sees it: refusals are tested on
     // CONTROL, which does not.
-    let command =
-        LowEnergyCharacteristicData::new(COMMAND, PropertyTypes::WRITE_NO_RESPONSE, vec![0]);
+    let command = LowEnergyCharacteristicData::new(
+        COMMAND,
+        PropertyTypes::WRITE_NO_RESPONSE | PropertyTypes::WRITE,
+        vec![0],
+    );
     let mut data = LowEnergyServiceData::new(HEART_RATE);
     data.add_characteristic(measurement);
     data.add_characteristic(location);
@@ -256,6 +259,9 @@ fn le_peripheral_serves_our_central() {
     let burst: Vec<Vec<u8>> = changed.take().into_iter().map(|(_, v)| v).collect();
     let expected: Vec<Vec<u8>> = (0..BURST).map(|i| vec![b'w', i]).collect();
     assert_eq!(burst, expected);
+    // Writes without response went on bluetoothd's socket (AcquireWrite).
+    let acquired = util::bluetoothd_log_count("AcquireWrite: sender");
+    assert!(acquired > 0, "no AcquireWrite in bluetoothd's log");
     // Outside the bounds (over 20 bytes): refused to the central, nothing changes here.
     written.take();
     let errors = SignalSpy::new(s.error_occurred());
@@ -274,6 +280,50 @@ fn le_peripheral_serves_our_central() {
     );
     assert_eq!(changed.count(), 0);
     assert_eq!(local.value(CONTROL).unwrap(), b"go");
+    // Mixed, issued in one go: without response (on that socket), with response on the
+    // same characteristic (over D-Bus, which needs the socket given back first) and on
+    // another. The peripheral sees them all in call order.
+    written.take();
+    let mut expected = Vec::new();
+    let mut with_response = 0;
+    // A burst first: bluetoothd reads its socket one datagram per main loop turn, so
+    // the write with response right after it must wait until all were read.
+    for i in 0..40u8 {
+        s.write_characteristic(&command, &[b'b', i], WriteMode::WithoutResponse)
+            .unwrap();
+        expected.push((COMMAND, vec![b'b', i]));
+    }
+    s.write_characteristic(&control, b"after", WriteMode::WithResponse)
+        .unwrap();
+    expected.push((CONTROL, b"after".to_vec()));
+    with_response += 1;
+    for i in 0..12u8 {
+        s.write_characteristic(&command, &[b'm', i], WriteMode::WithoutResponse)
+            .unwrap();
+        expected.push((COMMAND, vec![b'm', i]));
+        if i % 3 == 0 {
+            s.write_characteristic(&command, &[b'r', i], WriteMode::WithResponse)
+                .unwrap();
+            expected.push((COMMAND, vec![b'r', i]));
+            with_response += 1;
+        }
+        if i % 4 == 1 {
+            s.write_characteristic(&control, &[b'c', i], WriteMode::WithResponse)
+                .unwrap();
+            expected.push((CONTROL, vec![b'c', i]));
+            with_response += 1;
+        }
+    }
+    assert!(changed.wait_for_count(&h, expected.len(), LONG).unwrap());
+    assert_eq!(changed.take(), expected);
+    assert!(written.wait_for_count(&h, with_response, LONG).unwrap());
+    assert_eq!(errors.take(), [], "{}", s.error_string());
+    // After each write with response on COMMAND the next write without takes a socket
+    // again.
+    assert!(
+        util::bluetoothd_log_count("AcquireWrite: sender") >= acquired + 4,
+        "AcquireWrite not used again after writes with response"
+    );
 
     // Notifications: on at the central, seen here; every value, in order.
     let on = SignalSpy::new(local.notifications_changed());

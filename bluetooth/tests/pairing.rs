@@ -61,17 +61,7 @@ fn outcome(
 /// How many services resolutions bluetoothd has logged so far (each side browses the
 /// other's SDP records after a bonding).
 fn services_resolved() -> usize {
-    bluetoothd_log_count("device_svc_resolved()")
-}
-
-fn bluetoothd_log_count(pattern: &str) -> usize {
-    let log = PathBuf::from(std::env::var("TESTBED_LOGDIR").expect("TESTBED_LOGDIR"))
-        .join("bluetoothd.log");
-    std::fs::read_to_string(&log)
-        .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
-        .lines()
-        .filter(|l| l.contains(pattern))
-        .count()
+    util::bluetoothd_log_count("device_svc_resolved()")
 }
 
 /// An ACL link from `local` to `peer` without security (an L2CAP channel to the peer's
@@ -203,7 +193,7 @@ fn unpaired_both_ways(h: &LoopHandle, bed: &Testbed) {
 
 /// How many link keys bluetoothd has stored so far (one debug line each in its log).
 fn new_link_keys() -> usize {
-    bluetoothd_log_count("new_link_key_callback() hci")
+    util::bluetoothd_log_count("new_link_key_callback() hci")
 }
 
 /// Collects every question the agent gets and answers it with `answer`.

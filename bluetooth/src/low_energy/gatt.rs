@@ -10,6 +10,7 @@ use sigloop_core::RemoteEmitter;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::writers::{write_value, Writers};
 use super::{ControllerError, PropertyTypes, RemoteAddressType};
 use crate::bluez::{self, next, BluezError};
 use crate::{sys, BluetoothAddress};
@@ -520,12 +521,16 @@ async fn characteristic(
 }
 
 /// Reads a characteristic's value, or its descriptor's when `path.descriptor` is set.
+/// Waits first until bluetoothd took the service's writes without response (see
+/// [`Writers`]).
 pub(crate) async fn read(
     session: bluer::Session,
     adapter: String,
     peer: BluetoothAddress,
     path: Path,
+    writers: &Writers,
 ) -> Result<Vec<u8>, String> {
+    writers.settle().await?;
     let c = characteristic(&session, &adapter, peer, path).await?;
     if path.descriptor == 0 {
         c.read().await.map_err(text)
@@ -536,7 +541,9 @@ pub(crate) async fn read(
 }
 
 /// Writes a characteristic's value (with response or as a command), or its
-/// descriptor's when `path.descriptor` is set.
+/// descriptor's when `path.descriptor` is set. A command goes on the socket bluetoothd
+/// hands out for it (`AcquireWrite`) where it offers one; see [`Writers`] for the order
+/// against the other requests.
 pub(crate) async fn write(
     session: bluer::Session,
     adapter: String,
@@ -544,21 +551,31 @@ pub(crate) async fn write(
     path: Path,
     value: Vec<u8>,
     with_response: bool,
+    writers: &Writers,
 ) -> Result<(), String> {
+    if !with_response && path.descriptor == 0 {
+        if let Some(r) = writers.write_held(path.characteristic, &value).await {
+            return r;
+        }
+        let c = characteristic(&session, &adapter, peer, path).await?;
+        return writers.write_command(&c, path.characteristic, &value).await;
+    }
+    let released = if path.descriptor == 0 {
+        writers.release(path.characteristic).await?
+    } else {
+        writers.settle().await?;
+        false
+    };
     let c = characteristic(&session, &adapter, peer, path).await?;
     if path.descriptor != 0 {
         let d = c.descriptor(path.descriptor).await.map_err(text)?;
         return d.write(&value).await.map_err(text);
     }
     let req = bluer::gatt::remote::CharacteristicWriteRequest {
-        op_type: if with_response {
-            bluer::gatt::WriteOp::Request
-        } else {
-            bluer::gatt::WriteOp::Command
-        },
+        op_type: bluer::gatt::WriteOp::Request,
         ..Default::default()
     };
-    c.write_ext(&value, &req).await.map_err(text)
+    write_value(&c, &value, &req, released).await
 }
 
 /// Where a notification session goes: the characteristic, and the link and request it

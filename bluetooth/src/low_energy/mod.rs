@@ -17,6 +17,7 @@ mod peripheral;
 mod service;
 mod service_data;
 mod types;
+mod writers;
 
 pub use advertising::{
     AdvertisingMode, Discoverability, LowEnergyAdvertisingData, LowEnergyAdvertisingParameters,

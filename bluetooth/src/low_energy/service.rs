@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 use std::os::unix::net::UnixDatagram;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use sigloop_core::{Interest, Readiness, Signal, SocketNotifier};
 use tokio::sync::oneshot;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use super::characteristic::CLIENT_CHARACTERISTIC_CONFIGURATION;
 use super::controller::{ControllerInner, LowEnergyController};
 use super::gatt::{self, CharData, Event, NotifySource, Once, Path};
+use super::writers::Writers;
 use super::{
     DiscoveryMode, LowEnergyCharacteristic, LowEnergyDescriptor, PropertyTypes, RequestError,
     ServiceError, ServiceState, WriteMode,
@@ -78,6 +80,8 @@ pub(crate) struct ServiceShared {
     /// order (as Qt's BlueZ backend runs its GATT jobs), so their results and signals
     /// come in call order too.
     requests: bluez::CallQueue,
+    /// The sockets for writes without response (`AcquireWrite`) the requests hold.
+    writers: Arc<Writers>,
     state_changed: Signal<ServiceState>,
     characteristic_changed: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
     characteristic_read: Signal<(LowEnergyCharacteristic, Vec<u8>)>,
@@ -106,6 +110,7 @@ impl ServiceShared {
             notify: RefCell::new(HashMap::new()),
             notify_session: Cell::new(0),
             requests: bluez::CallQueue::default(),
+            writers: Arc::default(),
             state_changed: Signal::new(),
             characteristic_changed: Signal::new(),
             characteristic_read: Signal::new(),
@@ -130,6 +135,7 @@ impl ServiceShared {
     pub(crate) fn invalidate(&self) {
         let notify: Vec<_> = self.notify.borrow_mut().drain().collect();
         drop(notify);
+        self.writers.clear();
         self.set_state(ServiceState::InvalidService);
     }
 
@@ -137,6 +143,7 @@ impl ServiceShared {
     pub(crate) fn invalidate_quietly(&self) {
         let notify: Vec<_> = self.notify.borrow_mut().drain().collect();
         drop(notify);
+        self.writers.clear();
         self.state.set(ServiceState::InvalidService);
     }
 
@@ -590,7 +597,15 @@ impl LowEnergyService {
 
     /// Writes the characteristic (Qt: `writeCharacteristic`). With response:
     /// `characteristic_written` once the peer confirmed. Without: no signal (as in Qt);
-    /// bluetoothd sends it as an ATT command. Failures: `error_occurred` with
+    /// bluetoothd sends it as an ATT command. Writes without response go on the socket
+    /// bluetoothd hands out for them (`AcquireWrite`, kept for the next ones: one
+    /// datagram per write, no D-Bus round trip), or through `WriteValue` where it
+    /// offers none or the value is longer than the socket carries (ATT MTU − 5, as
+    /// bluer counts). Every request of the service still reaches the peer in call
+    /// order: before anything else goes over D-Bus, the service waits until bluetoothd
+    /// has read the socket, and before a write with response on the same
+    /// characteristic it gives the socket back (bluetoothd refuses `WriteValue` while
+    /// it is held). Failures: `error_occurred` with
     /// [`ServiceError::CharacteristicWrite`].
     ///
     /// # Errors
@@ -818,8 +833,11 @@ impl LowEnergyService {
         };
         let peer = controller.remote_address();
         let link = self.inner.link;
+        let writers = self.inner.writers.clone();
         self.inner.requests.spawn(
-            move |session| async move { Ok(gatt::read(session, adapter, peer, path).await) },
+            move |session| async move {
+                Ok(gatt::read(session, adapter, peer, path, &writers).await)
+            },
             move |r: Result<_, BluezError>| {
                 let result = r.unwrap_or_else(|e| Err(e.to_string()));
                 let _ = emitter.emit((link, Event::Read { path, result }));
@@ -839,9 +857,10 @@ impl LowEnergyService {
         let link = self.inner.link;
         let value = value.to_vec();
         let sent = value.clone();
+        let writers = self.inner.writers.clone();
         self.inner.requests.spawn(
             move |session| async move {
-                Ok(gatt::write(session, adapter, peer, path, sent, with_response).await)
+                Ok(gatt::write(session, adapter, peer, path, sent, with_response, &writers).await)
             },
             move |r: Result<_, BluezError>| {
                 let result = r.unwrap_or_else(|e| Err(e.to_string()));

@@ -146,6 +146,31 @@ pub fn send_queue_empty(fd: BorrowedFd<'_>) -> io::Result<bool> {
     Ok(free >= sndbuf)
 }
 
+/// How many bytes written on the local socket `fd` the peer has not read yet: for Unix
+/// sockets `SIOCOUTQ` (`TIOCOUTQ`) answers the memory still held by sent messages, which
+/// the kernel frees as the peer reads them. Used on the socket bluetoothd hands out for
+/// writes without response (`AcquireWrite`): at 0, bluetoothd has taken every write.
+///
+/// # Errors
+/// The OS error.
+pub(crate) fn unread_by_peer(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut held: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int into `held`, which outlives the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &raw mut held) })?;
+    Ok(usize::try_from(held).unwrap_or(0))
+}
+
+/// [`unread_by_peer`] on the socket of bluer's write handle (`AcquireWrite`).
+///
+/// # Errors
+/// The OS error.
+pub(crate) fn writer_unread(writer: &bluer::gatt::CharacteristicWriter) -> io::Result<usize> {
+    // SAFETY: the writer owns this open descriptor and outlives the borrow, which ends
+    // with this call.
+    let fd = unsafe { BorrowedFd::borrow_raw(writer.as_raw_fd()) };
+    unread_by_peer(fd)
+}
+
 /// The descriptor of bluer's notify reader (bluetoothd's `AcquireNotify`), owned.
 ///
 /// # Errors
@@ -163,5 +188,22 @@ mod tests {
     #[test]
     fn structures_have_the_kernel_sizes() {
         assert_eq!(size_of::<BtSecurity>(), 2);
+    }
+
+    #[test]
+    fn unread_by_peer_counts_until_the_peer_reads() {
+        use std::os::fd::AsFd;
+        use std::os::unix::net::UnixDatagram;
+        // A datagram pair behaves as bluetoothd's SEQPACKET pair does here.
+        let (ours, theirs) = UnixDatagram::pair().unwrap();
+        assert_eq!(unread_by_peer(ours.as_fd()).unwrap(), 0);
+        ours.send(&[7; 20]).unwrap();
+        ours.send(&[8; 20]).unwrap();
+        assert!(unread_by_peer(ours.as_fd()).unwrap() >= 40);
+        let mut buf = [0; 64];
+        assert_eq!(theirs.recv(&mut buf).unwrap(), 20);
+        assert!(unread_by_peer(ours.as_fd()).unwrap() > 0);
+        assert_eq!(theirs.recv(&mut buf).unwrap(), 20);
+        assert_eq!(unread_by_peer(ours.as_fd()).unwrap(), 0);
     }
 }

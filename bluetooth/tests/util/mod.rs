@@ -12,6 +12,18 @@ use sigloop_core::{LoopHandle, SocketState};
 use sigloop_testbed::Testbed;
 pub const LONG: Duration = Duration::from_secs(30);
 
+/// How many lines of this guest's bluetoothd log (debug on, on the bed) contain
+/// `pattern` so far.
+pub fn bluetoothd_log_count(pattern: &str) -> usize {
+    let log = std::path::PathBuf::from(std::env::var("TESTBED_LOGDIR").expect("TESTBED_LOGDIR"))
+        .join("bluetoothd.log");
+    std::fs::read_to_string(&log)
+        .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+        .lines()
+        .filter(|l| l.contains(pattern))
+        .count()
+}
+
 /// A server on `hci{server}` listening on `port`, a client on `hci{client}` connected to
 /// it, and the server's side of the connection. Settles the link between the two first.
 pub fn connected_pair(
