@@ -9,6 +9,12 @@
 //! - LE credit-based channels: 512 KiB one way (acknowledged) and the median round trip
 //!   of a 16-byte echo (300 each), through a plain blocking socket and through
 //!   `BluetoothSocket`, alternating rounds.
+//! - writes without response: 300 of 20 bytes issued in one go to a characteristic of
+//!   the same server, which counts them; rate from the first call to the last arrival.
+//!   Through `LowEnergyService::write_characteristic` (bluetoothd's `AcquireWrite`
+//!   socket, on the helper thread), through bluer's own `write_io` socket, and, for
+//!   reference, through `WriteValue` over D-Bus one at a time (sigloop's path before
+//!   it used the socket), alternating rounds.
 //! - memory: heap bytes held by one connected `LowEnergyController` with its service
 //!   discovered in full (a counting allocator).
 //!
@@ -18,15 +24,16 @@
 use std::cell::RefCell;
 use std::os::fd::{AsFd, OwnedFd};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use bluer::gatt::local::{
-    Application, Characteristic, CharacteristicNotify, CharacteristicNotifyMethod, Service,
+    Application, Characteristic, CharacteristicNotify, CharacteristicNotifyMethod,
+    CharacteristicWrite, CharacteristicWriteMethod, Service,
 };
 use sigloop_bluetooth::low_energy::{
-    DiscoveryMode, LowEnergyController, RemoteAddressType, ServiceState,
+    DiscoveryMode, LowEnergyController, RemoteAddressType, ServiceState, WriteMode,
 };
 use sigloop_bluetooth::{raw, BluetoothAddress, BluetoothSocket, Protocol};
 use sigloop_core::{EventLoop, LoopHandle};
@@ -72,6 +79,11 @@ use sys::LIVE;
 
 const SERVICE: Uuid = Uuid::from_u128(0x0000_fff1_0000_1000_8000_0080_5f9b_34fb);
 const NOTIFY: Uuid = Uuid::from_u128(0x5158_0001_0000_1000_8000_0080_5f9b_34fb);
+/// Written without response by sigloop, by bluer's `write_io`, by `WriteValue`: one
+/// each, as bluetoothd hands out one write socket per characteristic.
+const WRITTEN: Uuid = Uuid::from_u128(0x5158_0002_0000_1000_8000_0080_5f9b_34fb);
+const WRITTEN_IO: Uuid = Uuid::from_u128(0x5158_0003_0000_1000_8000_0080_5f9b_34fb);
+const WRITTEN_VALUE: Uuid = Uuid::from_u128(0x5158_0004_0000_1000_8000_0080_5f9b_34fb);
 const COUNT: usize = 300;
 const ROUNDS: usize = 3;
 const BULK: usize = 512 * 1024;
@@ -81,16 +93,67 @@ const LONG: Duration = Duration::from_secs(120);
 /// A notification round ends when none came for this long.
 const IDLE: Duration = Duration::from_secs(3);
 
+/// Writes the server got on `WRITTEN`, and when the last came.
+static WRITES: AtomicUsize = AtomicUsize::new(0);
+static LAST_WRITE: Mutex<Option<Instant>> = Mutex::new(None);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-/// The payload: the send time in microseconds since `base`, then padding to 20 bytes.
-fn stamp(base: Instant) -> Vec<u8> {
+/// The payload: the send time in microseconds since `base`, the value's number in its
+/// session, the session's number (each subscription starts one), 20 bytes in all.
+fn stamp(base: Instant, i: usize, session: u32) -> Vec<u8> {
     let mut v = (base.elapsed().as_micros() as u64).to_le_bytes().to_vec();
-    v.resize(20, 0);
+    v.extend_from_slice(&(i as u64).to_le_bytes());
+    v.extend_from_slice(&session.to_le_bytes());
     v
+}
+
+/// Notification sessions the server started.
+static SESSIONS: AtomicU32 = AtomicU32::new(0);
+
+/// A round's arrivals: (when, latency ms, number, session).
+type Arrivals = Vec<(Instant, f64, u64, u32)>;
+
+/// Keeps the arrivals of the round's own (latest) session. Values an earlier session
+/// left in the server's D-Bus queue arrive first in the next round (bluer's stall, see
+/// the README's facts): they are counted and reported, not taken as this round's.
+fn this_session(side: &str, got: Arrivals) -> Arrivals {
+    let Some(latest) = got.iter().map(|g| g.3).max() else {
+        return got;
+    };
+    let (own, stale): (Arrivals, Arrivals) = got.into_iter().partition(|g| g.3 == latest);
+    if !stale.is_empty() {
+        println!(
+            "{side}: {} values of an earlier session arrived first",
+            stale.len()
+        );
+    }
+    own
+}
+
+/// The numbers missing from a round's values, printed when there are any.
+fn report_missing(side: &str, numbers: impl Iterator<Item = u64>) {
+    let mut seen = vec![false; COUNT];
+    for n in numbers {
+        if let Some(s) = seen.get_mut(n as usize) {
+            *s = true;
+        }
+    }
+    let missing: Vec<usize> = (0..COUNT).filter(|&i| !seen[i]).collect();
+    if !missing.is_empty() {
+        println!("{side}: missing (by number) {missing:?}");
+    }
+}
+
+fn number(value: &[u8]) -> u64 {
+    u64::from_le_bytes(value[8..16].try_into().unwrap())
+}
+
+fn session_of(value: &[u8]) -> u32 {
+    u32::from_le_bytes(value[16..20].try_into().unwrap())
 }
 
 fn latency_ms(base: Instant, value: &[u8]) -> f64 {
@@ -98,46 +161,94 @@ fn latency_ms(base: Instant, value: &[u8]) -> f64 {
     (base.elapsed().as_micros() as u64).saturating_sub(sent) as f64 / 1e3
 }
 
+/// After a burst of notifications: calls on the server's D-Bus connection until one is
+/// answered, so that the burst's tail leaves the process (bluer's D-Bus reactor, on
+/// dbus-tokio 0.7.6, writes a full socket's rest only at the next traffic; see the
+/// README's facts and `gatt_server::flush`, which does the same for sigloop's
+/// peripheral). Without it, a round's tail reached the receiver only in the next round.
+async fn flush(adapter: &bluer::Adapter) {
+    let mut wait = Duration::from_millis(20);
+    for _ in 0..20 {
+        if tokio::time::timeout(wait, adapter.is_powered())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        wait = (wait * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// A characteristic written without response whose writes are counted.
+fn counted(uuid: Uuid) -> Characteristic {
+    Characteristic {
+        uuid,
+        write: Some(CharacteristicWrite {
+            write_without_response: true,
+            method: CharacteristicWriteMethod::Fun(Box::new(|_, _| {
+                Box::pin(async {
+                    WRITES.fetch_add(1, Ordering::SeqCst);
+                    *LAST_WRITE.lock().unwrap() = Some(Instant::now());
+                    Ok(())
+                })
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The GATT server and advertising on `adapter`, while the handle lives.
 fn peripheral(adapter: BluetoothAddress, base: Instant) -> le::Served {
     le::serve(adapter, move |a| async move {
+        let a2 = a.clone();
         let app = Application {
             services: vec![Service {
                 uuid: SERVICE,
                 primary: true,
-                characteristics: vec![Characteristic {
-                    uuid: NOTIFY,
-                    notify: Some(CharacteristicNotify {
-                        notify: true,
-                        method: CharacteristicNotifyMethod::Fun(Box::new(move |mut notifier| {
-                            Box::pin(async move {
-                                // notify() only queues the value on bluer's D-Bus
-                                // connection, whose writer is a task on this same
-                                // runtime, and it never yields. When the bus daemon lags
-                                // (a starved guest), the socket fills, and a notify()
-                                // that finds the writer woken but not yet run fails
-                                // (dbus-tokio refuses a second wake) though the session
-                                // goes on: stopping then lost the rest of the round. So
-                                // let the writer run after each value, and end only when
-                                // the session did.
-                                for i in 0..COUNT {
-                                    if notifier.notify(stamp(base)).await.is_err() {
-                                        if notifier.is_stopped() {
-                                            return;
+                characteristics: vec![
+                    counted(WRITTEN),
+                    counted(WRITTEN_IO),
+                    counted(WRITTEN_VALUE),
+                    Characteristic {
+                        uuid: NOTIFY,
+                        notify: Some(CharacteristicNotify {
+                            notify: true,
+                            method: CharacteristicNotifyMethod::Fun(Box::new(
+                                move |mut notifier| {
+                                    let adapter = a2.clone();
+                                    Box::pin(async move {
+                                        // notify() only queues the value on bluer's D-Bus
+                                        // connection, whose writer is a task on this same
+                                        // runtime, and it never yields. When the bus daemon lags
+                                        // (a starved guest), the socket fills, and a notify()
+                                        // that finds the writer woken but not yet run fails
+                                        // (dbus-tokio refuses a second wake) though the session
+                                        // goes on: stopping then lost the rest of the round. So
+                                        // let the writer run after each value, and end only when
+                                        // the session did.
+                                        let id = SESSIONS.fetch_add(1, Ordering::SeqCst);
+                                        for i in 0..COUNT {
+                                            if notifier.notify(stamp(base, i, id)).await.is_err() {
+                                                if notifier.is_stopped() {
+                                                    return;
+                                                }
+                                                eprintln!("peripheral: notification {i} failed");
+                                            }
+                                            tokio::task::yield_now().await;
                                         }
-                                        eprintln!("peripheral: notification {i} failed");
-                                    }
-                                    tokio::task::yield_now().await;
-                                }
-                                while !notifier.is_stopped() {
-                                    tokio::time::sleep(Duration::from_millis(20)).await;
-                                }
-                            })
-                        })),
+                                        flush(&adapter).await;
+                                        while !notifier.is_stopped() {
+                                            tokio::time::sleep(Duration::from_millis(20)).await;
+                                        }
+                                    })
+                                },
+                            )),
+                            ..Default::default()
+                        }),
                         ..Default::default()
-                    }),
-                    ..Default::default()
-                }],
+                    },
+                ],
                 ..Default::default()
             }],
             ..Default::default()
@@ -169,11 +280,15 @@ fn sigloop_round(
     base: Instant,
 ) -> (f64, f64, usize) {
     let c = s.characteristic(NOTIFY).unwrap();
-    let got: Rc<RefCell<Vec<(Instant, f64)>>> = Rc::default();
+    let got: Rc<RefCell<Arrivals>> = Rc::default();
     let sink = got.clone();
     let conn = s.characteristic_changed().connect(move |(_, v)| {
-        sink.borrow_mut()
-            .push((Instant::now(), latency_ms(base, v)));
+        sink.borrow_mut().push((
+            Instant::now(),
+            latency_ms(base, v),
+            number(v),
+            session_of(v),
+        ));
     });
     s.set_notifications(&c, true).unwrap();
     // Until all came, or none for 3 s (then some were lost on the way). The test runs
@@ -189,12 +304,13 @@ fn sigloop_round(
     }
     s.set_notifications(&c, false).unwrap();
     s.characteristic_changed().disconnect(conn);
-    let got = got.borrow();
+    let got = this_session("sigloop", got.take());
+    report_missing("sigloop", got.iter().map(|g| g.2));
     summarize(&got)
 }
 
 /// (notifications/s, median latency ms, how many came) from the arrival times.
-fn summarize(got: &[(Instant, f64)]) -> (f64, f64, usize) {
+fn summarize(got: &[(Instant, f64, u64, u32)]) -> (f64, f64, usize) {
     assert!(got.len() > 1, "no notifications arrived");
     let span = got[got.len() - 1].0 - got[0].0;
     let rate = (got.len() - 1) as f64 / span.as_secs_f64();
@@ -225,12 +341,98 @@ fn bluer_round(
         let mut got = Vec::with_capacity(COUNT);
         while got.len() < COUNT {
             match tokio::time::timeout(IDLE, reader.recv()).await {
-                Ok(Ok(v)) => got.push((Instant::now(), latency_ms(base, &v))),
+                Ok(Ok(v)) => got.push((
+                    Instant::now(),
+                    latency_ms(base, &v),
+                    number(&v),
+                    session_of(&v),
+                )),
                 _ => break,
             }
         }
         drop(reader);
+        let got = this_session("bluer", got);
+        report_missing("bluer", got.iter().map(|g| g.2));
         summarize(&got)
+    })
+}
+
+/// Waits until the server got `COUNT` writes more than `before`, or none came for
+/// `IDLE`: (writes per second from `start` to the last arrival, how many came).
+fn writes_arrived(h: Option<&LoopHandle>, before: usize, start: Instant) -> (f64, usize) {
+    let end = Instant::now() + LONG;
+    loop {
+        let n = WRITES.load(Ordering::SeqCst) - before;
+        let last = *LAST_WRITE.lock().unwrap();
+        let idle = last.map_or(start, |l| l.max(start)).elapsed() > IDLE;
+        if n >= COUNT || idle || Instant::now() > end {
+            let span = last.map_or(Duration::ZERO, |l| l.saturating_duration_since(start));
+            assert!(n > 0, "no write arrived");
+            return (n as f64 / span.as_secs_f64(), n);
+        }
+        // The loop runs meanwhile (it sends sigloop's writes' results on).
+        match h {
+            Some(h) => {
+                h.wait_until(Instant::now() + Duration::from_millis(5), || false)
+                    .unwrap();
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// One round of writes without response through a `LowEnergyService`.
+fn sigloop_writes(h: &LoopHandle, s: &sigloop_bluetooth::LowEnergyService) -> (f64, usize) {
+    let c = s.characteristic(WRITTEN).unwrap();
+    let before = WRITES.load(Ordering::SeqCst);
+    let start = Instant::now();
+    for i in 0..COUNT {
+        let mut v = vec![0u8; 20];
+        v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        s.write_characteristic(&c, &v, WriteMode::WithoutResponse)
+            .unwrap();
+    }
+    writes_arrived(Some(h), before, start)
+}
+
+/// One round of writes without response through bluer alone: its `write_io` socket, or
+/// `WriteValue` (type command) one at a time when `dbus`.
+fn bluer_writes(local: BluetoothAddress, peer: BluetoothAddress, dbus: bool) -> (f64, usize) {
+    le::block_on(async move {
+        let session = bluer::Session::new().await.unwrap();
+        let adapter = le::adapter(&session, local).await;
+        let device = adapter.device(bluer::Address(peer.octets())).unwrap();
+        let mut found = None;
+        for s in device.services().await.unwrap() {
+            for c in s.characteristics().await.unwrap() {
+                let wanted = if dbus { WRITTEN_VALUE } else { WRITTEN_IO };
+                if c.uuid().await.unwrap() == wanted {
+                    found = Some(c);
+                }
+            }
+        }
+        let c = found.expect("the write characteristic");
+        let req = bluer::gatt::remote::CharacteristicWriteRequest {
+            op_type: bluer::gatt::WriteOp::Command,
+            ..Default::default()
+        };
+        let writer = if dbus {
+            None
+        } else {
+            Some(c.write_io().await.unwrap())
+        };
+        let before = WRITES.load(Ordering::SeqCst);
+        let start = Instant::now();
+        for i in 0..COUNT {
+            let mut v = vec![0u8; 20];
+            v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            match &writer {
+                Some(w) => w.send(&v).await.unwrap(),
+                None => c.write_ext(&v, &req).await.unwrap(),
+            }
+        }
+        // Counted before the socket closes (a close could race its last datagrams).
+        writes_arrived(None, before, start)
     })
 }
 
@@ -417,6 +619,23 @@ fn main() {
     println!("notify_per_s_bluer {theirs:.0}");
     println!("notify_latency_ms_sigloop {our_lat:.2}");
     println!("notify_latency_ms_bluer {their_lat:.2}");
+
+    let (mut ours_w, mut theirs_w, mut dbus_w) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (r, n) = sigloop_writes(&h, &s);
+        println!("round {round} sigloop wrote, {n} of {COUNT} arrived");
+        ours_w.push(r);
+        let (r, n) = bluer_writes(bed.address(0), bed.address(1), false);
+        println!("round {round} bluer write_io wrote, {n} of {COUNT} arrived");
+        theirs_w.push(r);
+        let (r, n) = bluer_writes(bed.address(0), bed.address(1), true);
+        println!("round {round} bluer WriteValue wrote, {n} of {COUNT} arrived");
+        dbus_w.push(r);
+    }
+    let (ours_w, theirs_w, dbus_w) = (median(ours_w), median(theirs_w), median(dbus_w));
+    println!("write_cmd_per_s_sigloop {ours_w:.0}");
+    println!("write_cmd_per_s_bluer_write_io {theirs_w:.0}");
+    println!("write_cmd_per_s_bluer_write_value {dbus_w:.0}");
     c.disconnect_from_device();
     wait(&h, "closed", || {
         c.state() == sigloop_bluetooth::low_energy::ControllerState::Unconnected
@@ -437,6 +656,7 @@ fn main() {
     println!("le_channel_rtt_ms_raw {raw_rtt:.2}");
     println!("le_channel_rtt_ms_sigloop {our_rtt:.2}");
     println!("ratio notify_per_s {:.2}", ours / theirs);
+    println!("ratio write_cmd_per_s {:.2}", ours_w / theirs_w);
     println!("ratio le_channel_throughput {:.2}", our_tp / raw_tp);
     println!("ratio le_channel_rtt {:.2}", our_rtt / raw_rtt);
 }
