@@ -32,6 +32,10 @@ const SETTLE_STEP: Duration = Duration::from_millis(1);
 #[derive(Default)]
 pub(crate) struct Writers {
     held: Mutex<HashMap<u16, CharacteristicWriter>>,
+    /// What bluetoothd answered the last `AcquireWrite` of a characteristic: no socket
+    /// (`None`: not asked again), or one carrying at most this many bytes (a longer
+    /// value goes through `WriteValue` without taking a socket first).
+    offered: Mutex<HashMap<u16, Option<usize>>>,
     /// The service is gone: nothing is kept any more.
     cleared: AtomicBool,
 }
@@ -49,6 +53,10 @@ impl Writers {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u16, CharacteristicWriter>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_offered(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Option<usize>>> {
+        self.offered.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Closes every socket and keeps none from now on (the service went invalid).
@@ -80,22 +88,37 @@ impl Writers {
         value: &[u8],
     ) -> Result<(), String> {
         let mut released = false;
+        let offered = self.lock_offered().get(&handle).copied();
         if let Some(held) = self.take(handle) {
             if value.len() <= held.mtu() && !held.is_closed().unwrap_or(true) {
                 return self.send(handle, held, value).await;
             }
             self.put(handle, held);
             released = self.release(handle).await?;
-        } else {
-            self.settle().await?;
-            if let Ok(writer) = c.write_io().await {
-                if value.len() <= writer.mtu() {
-                    return self.send(handle, writer, value).await;
+        } else if offered.is_none_or(|o| o.is_some_and(|mtu| value.len() <= mtu)) {
+            match c.write_io().await {
+                Ok(writer) => {
+                    self.lock_offered().insert(handle, Some(writer.mtu()));
+                    if value.len() <= writer.mtu() {
+                        return self.send(handle, writer, value).await;
+                    }
+                    drop(writer);
+                    released = true;
                 }
-                self.put(handle, writer);
-                released = self.release(handle).await?;
+                // Not for this characteristic, or not for this program: not asked again.
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        bluer::ErrorKind::NotSupported | bluer::ErrorKind::NotAuthorized
+                    ) =>
+                {
+                    self.lock_offered().insert(handle, None);
+                }
+                // Held by another program, or the link is going: `WriteValue` says so.
+                Err(_) => {}
             }
         }
+        self.settle().await?;
         let req = CharacteristicWriteRequest {
             op_type: WriteOp::Command,
             ..Default::default()
@@ -110,6 +133,12 @@ impl Writers {
         writer: CharacteristicWriter,
         value: &[u8],
     ) -> Result<(), String> {
+        // bluetoothd reads each socket on its own: what another one still holds must
+        // be read before this one gets a write.
+        if let Err(e) = self.settle().await {
+            self.put(handle, writer);
+            return Err(e);
+        }
         match writer.send(value).await {
             Ok(()) => {
                 self.put(handle, writer);
