@@ -30,6 +30,7 @@ const USER_DESCRIPTION: Uuid = uuid16(0x2901);
 const CONTROL: Uuid = Uuid::from_u128(0x5157_0101_0000_1000_8000_0080_5f9b_34fb);
 /// Written by the central without response.
 const COMMAND: Uuid = Uuid::from_u128(0x5157_0102_0000_1000_8000_0080_5f9b_34fb);
+const COMMAND_2: Uuid = Uuid::from_u128(0x5157_0103_0000_1000_8000_0080_5f9b_34fb);
 const SENT: u8 = 50;
 
 fn heart_rate_data() -> LowEnergyServiceData {
@@ -64,6 +65,11 @@ fn heart_rate_data() -> LowEnergyServiceData {
     data.add_characteristic(location);
     data.add_characteristic(control);
     data.add_characteristic(command);
+    data.add_characteristic(LowEnergyCharacteristicData::new(
+        COMMAND_2,
+        PropertyTypes::WRITE_NO_RESPONSE,
+        vec![0],
+    ));
     data
 }
 
@@ -84,7 +90,7 @@ fn peripheral(h: &LoopHandle, bed: &Testbed) -> (LowEnergyPeripheral, LocalServi
         .expect("service registered");
     assert_eq!(
         s.characteristics(),
-        [MEASUREMENT, LOCATION, CONTROL, COMMAND]
+        [MEASUREMENT, LOCATION, CONTROL, COMMAND, COMMAND_2]
     );
     let states = SignalSpy::new(p.state_changed());
     p.start_advertising(
@@ -240,6 +246,8 @@ fn le_peripheral_serves_our_central() {
         .unwrap();
     assert!(written.wait_for_count(&h, 1, LONG).unwrap());
     let command = s.characteristic(COMMAND).unwrap();
+    // bluetoothd's log covers the whole boot: what this test adds is counted.
+    let acquired_before = util::bluetoothd_log_count("AcquireWrite: sender");
     s.write_characteristic(&command, b"faster", WriteMode::WithoutResponse)
         .unwrap();
     assert!(changed.wait_for_count(&h, 2, LONG).unwrap());
@@ -261,7 +269,11 @@ fn le_peripheral_serves_our_central() {
     assert_eq!(burst, expected);
     // Writes without response went on bluetoothd's socket (AcquireWrite).
     let acquired = util::bluetoothd_log_count("AcquireWrite: sender");
-    assert!(acquired > 0, "no AcquireWrite in bluetoothd's log");
+    assert_eq!(
+        acquired,
+        acquired_before + 1,
+        "AcquireWrite in bluetoothd's log"
+    );
     // Outside the bounds (over 20 bytes): refused to the central, nothing changes here.
     written.take();
     let errors = SignalSpy::new(s.error_occurred());
@@ -297,10 +309,15 @@ fn le_peripheral_serves_our_central() {
         .unwrap();
     expected.push((CONTROL, b"after".to_vec()));
     with_response += 1;
+    let command_2 = s.characteristic(COMMAND_2).unwrap();
     for i in 0..12u8 {
         s.write_characteristic(&command, &[b'm', i], WriteMode::WithoutResponse)
             .unwrap();
         expected.push((COMMAND, vec![b'm', i]));
+        // Another characteristic's socket: bluetoothd reads each socket on its own.
+        s.write_characteristic(&command_2, &[b'n', i], WriteMode::WithoutResponse)
+            .unwrap();
+        expected.push((COMMAND_2, vec![b'n', i]));
         if i % 3 == 0 {
             s.write_characteristic(&command, &[b'r', i], WriteMode::WithResponse)
                 .unwrap();
@@ -320,9 +337,11 @@ fn le_peripheral_serves_our_central() {
     assert_eq!(errors.take(), [], "{}", s.error_string());
     // After each write with response on COMMAND the next write without takes a socket
     // again.
-    assert!(
-        util::bluetoothd_log_count("AcquireWrite: sender") >= acquired + 4,
-        "AcquireWrite not used again after writes with response"
+    // (and COMMAND_2 took one once).
+    assert_eq!(
+        util::bluetoothd_log_count("AcquireWrite: sender"),
+        acquired + 5,
+        "AcquireWrite again after each write with response"
     );
 
     // Notifications: on at the central, seen here; every value, in order.

@@ -601,11 +601,13 @@ impl LowEnergyService {
     /// bluetoothd hands out for them (`AcquireWrite`, kept for the next ones: one
     /// datagram per write, no D-Bus round trip), or through `WriteValue` where it
     /// offers none or the value is longer than the socket carries (ATT MTU − 5, as
-    /// bluer counts). Every request of the service still reaches the peer in call
-    /// order: before anything else goes over D-Bus, the service waits until bluetoothd
-    /// has read the socket, and before a write with response on the same
-    /// characteristic it gives the socket back (bluetoothd refuses `WriteValue` while
-    /// it is held). Failures: `error_occurred` with
+    /// bluer counts). The service's reads and writes still reach the peer in call
+    /// order: before one goes over D-Bus, or on another characteristic's socket, the
+    /// service waits until bluetoothd has read the sockets, and before a write with
+    /// response on the same characteristic it gives the socket back. While the socket
+    /// is held (until then, or until the link or the service object goes), bluetoothd
+    /// refuses `WriteValue` and `AcquireWrite` on that characteristic to every other
+    /// program and controller ("Write acquired"). Failures: `error_occurred` with
     /// [`ServiceError::CharacteristicWrite`].
     ///
     /// # Errors

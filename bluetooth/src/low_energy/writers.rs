@@ -11,7 +11,7 @@
 //! response there, or a value longer than the socket carries, first gives the socket
 //! back ([`Writers::release`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -36,6 +36,9 @@ pub(crate) struct Writers {
     /// (`None`: not asked again), or one carrying at most this many bytes (a longer
     /// value goes through `WriteValue` without taking a socket first).
     offered: Mutex<HashMap<u16, Option<usize>>>,
+    /// Characteristics whose socket was closed by a failed send or a send cut short (its
+    /// call timed out): bluetoothd may still hold it for a moment ("Write acquired").
+    dropped: Mutex<HashSet<u16>>,
     /// The service is gone: nothing is kept any more.
     cleared: AtomicBool,
 }
@@ -46,13 +49,18 @@ impl Writers {
     }
 
     fn put(&self, handle: u16, writer: CharacteristicWriter) {
+        let mut held = self.lock();
         if !self.cleared.load(Ordering::SeqCst) {
-            self.lock().insert(handle, writer);
+            held.insert(handle, writer);
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u16, CharacteristicWriter>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_dropped(&self) -> std::sync::MutexGuard<'_, HashSet<u16>> {
+        self.dropped.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_offered(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Option<usize>>> {
@@ -61,8 +69,11 @@ impl Writers {
 
     /// Closes every socket and keeps none from now on (the service went invalid).
     pub(crate) fn clear(&self) {
-        self.cleared.store(true, Ordering::SeqCst);
-        let held = std::mem::take(&mut *self.lock());
+        let held = {
+            let mut held = self.lock();
+            self.cleared.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *held)
+        };
         drop(held);
     }
 
@@ -87,7 +98,7 @@ impl Writers {
         handle: u16,
         value: &[u8],
     ) -> Result<(), String> {
-        let mut released = false;
+        let mut released = self.lock_dropped().remove(&handle);
         let offered = self.lock_offered().get(&handle).copied();
         if let Some(held) = self.take(handle) {
             if value.len() <= held.mtu() && !held.is_closed().unwrap_or(true) {
@@ -139,8 +150,11 @@ impl Writers {
             self.put(handle, writer);
             return Err(e);
         }
+        // Marked while the send runs: if this call is cut short, the socket goes with it.
+        self.lock_dropped().insert(handle);
         match writer.send(value).await {
             Ok(()) => {
+                self.lock_dropped().remove(&handle);
                 self.put(handle, writer);
                 Ok(())
             }
@@ -167,7 +181,8 @@ impl Writers {
             if tokio::time::Instant::now() >= end {
                 return Err(format!(
                     "bluetoothd did not take the writes without response queued before \
-                     this request within {SETTLE_LIMIT:?} ({unread} bytes unread)"
+                     this request within {SETTLE_LIMIT:?} ({unread} bytes of socket \
+                     memory unread)"
                 ));
             }
             tokio::time::sleep(SETTLE_STEP).await;
