@@ -97,23 +97,13 @@ fn receive(
     std::thread::spawn(move || {
         let r = le::block_on(async move {
             let session = bluer::Session::new().await.unwrap();
-            let adapter = le::adapter(&session, local).await;
-            let device = adapter.device(bluer::Address(peer.octets())).unwrap();
-            let mut found = None;
-            for s in device.services().await.unwrap() {
-                for c in s.characteristics().await.unwrap() {
-                    if c.uuid().await.unwrap() == characteristic {
-                        found = Some(c);
-                    }
-                }
-            }
+            let found = le::characteristic(&session, local, peer, characteristic).await;
             // Bounded, so that a session bluetoothd never answers fails the round
             // with its step named instead of hanging the bench.
-            let reader =
-                tokio::time::timeout(IDLE * 10, found.expect("the characteristic").notify_io())
-                    .await
-                    .expect("AcquireNotify answered within 30 s")
-                    .unwrap();
+            let reader = tokio::time::timeout(IDLE * 10, found.notify_io())
+                .await
+                .expect("AcquireNotify answered within 30 s")
+                .unwrap();
             let mut times = Vec::with_capacity(COUNT);
             let mut seen = vec![false; COUNT];
             while times.len() < COUNT {

@@ -325,19 +325,11 @@ fn bluer_round(
 ) -> (f64, f64, usize) {
     le::block_on(async move {
         let session = bluer::Session::new().await.unwrap();
-        let adapter = le::adapter(&session, local).await;
-        let device = adapter.device(bluer::Address(peer.octets())).unwrap();
-        let mut characteristic = None;
-        for s in device.services().await.unwrap() {
-            if s.uuid().await.unwrap() == SERVICE {
-                for c in s.characteristics().await.unwrap() {
-                    if c.uuid().await.unwrap() == NOTIFY {
-                        characteristic = Some(c);
-                    }
-                }
-            }
-        }
-        let reader = characteristic.unwrap().notify_io().await.unwrap();
+        let reader = le::characteristic(&session, local, peer, NOTIFY)
+            .await
+            .notify_io()
+            .await
+            .unwrap();
         let mut got = Vec::with_capacity(COUNT);
         while got.len() < COUNT {
             match tokio::time::timeout(IDLE, reader.recv()).await {
@@ -400,18 +392,8 @@ fn sigloop_writes(h: &LoopHandle, s: &sigloop_bluetooth::LowEnergyService) -> (f
 fn bluer_writes(local: BluetoothAddress, peer: BluetoothAddress, dbus: bool) -> (f64, usize) {
     le::block_on(async move {
         let session = bluer::Session::new().await.unwrap();
-        let adapter = le::adapter(&session, local).await;
-        let device = adapter.device(bluer::Address(peer.octets())).unwrap();
-        let mut found = None;
-        for s in device.services().await.unwrap() {
-            for c in s.characteristics().await.unwrap() {
-                let wanted = if dbus { WRITTEN_VALUE } else { WRITTEN_IO };
-                if c.uuid().await.unwrap() == wanted {
-                    found = Some(c);
-                }
-            }
-        }
-        let c = found.expect("the write characteristic");
+        let wanted = if dbus { WRITTEN_VALUE } else { WRITTEN_IO };
+        let c = le::characteristic(&session, local, peer, wanted).await;
         let req = bluer::gatt::remote::CharacteristicWriteRequest {
             op_type: bluer::gatt::WriteOp::Command,
             ..Default::default()

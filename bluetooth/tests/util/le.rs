@@ -31,6 +31,28 @@ pub async fn adapter(session: &bluer::Session, address: BluetoothAddress) -> blu
     panic!("no adapter {address}");
 }
 
+/// The characteristic `uuid` among the services of `peer`, as bluer sees them from the
+/// adapter at `local`.
+pub async fn characteristic(
+    session: &bluer::Session,
+    local: BluetoothAddress,
+    peer: BluetoothAddress,
+    uuid: uuid::Uuid,
+) -> bluer::gatt::remote::Characteristic {
+    let device = adapter(session, local)
+        .await
+        .device(bluer::Address(peer.octets()))
+        .unwrap();
+    for s in device.services().await.unwrap() {
+        for c in s.characteristics().await.unwrap() {
+            if c.uuid().await.unwrap() == uuid {
+                return c;
+            }
+        }
+    }
+    panic!("{peer} has no characteristic {uuid}");
+}
+
 /// Runs `setup` with the adapter at `address` on a thread with a tokio runtime of its
 /// own, and keeps what it returns (registrations, advertisements) until the handle is
 /// dropped. Returns once `setup` has.
