@@ -28,9 +28,18 @@ pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(25);
 /// Whether this process has a pairing agent registered (or being registered).
 static REGISTERED: AtomicBool = AtomicBool::new(false);
 
+/// Whether this process's agent can answer yes/no questions (its capability).
+static CONFIRMS: AtomicBool = AtomicBool::new(false);
+
 /// Whether this process has a [`PairingAgent`].
 pub(crate) fn registered() -> bool {
     REGISTERED.load(Ordering::SeqCst)
+}
+
+/// Whether this process has a [`PairingAgent`] that bluetoothd can ask to confirm a
+/// pairing or authorize one (a capability with yes and no).
+pub(crate) fn can_confirm() -> bool {
+    registered() && CONFIRMS.load(Ordering::SeqCst)
 }
 
 struct Inner {
@@ -47,6 +56,7 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         drop(self.handle.take());
+        CONFIRMS.store(false, Ordering::SeqCst);
         REGISTERED.store(false, Ordering::SeqCst);
     }
 }
@@ -156,6 +166,7 @@ impl PairingAgent {
                 return Err(AgentError::Bluez(e));
             }
         };
+        CONFIRMS.store(capability.yes_no(), Ordering::SeqCst);
         let inner = Rc::new(Inner {
             capability,
             shared,

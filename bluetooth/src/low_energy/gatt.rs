@@ -200,10 +200,13 @@ pub(crate) async fn link(
             return match &first {
                 // A later link's failure alone would hide what happened (a peer that
                 // stopped advertising when the first link came up is not found).
-                Some(first) => fail(
-                    ControllerError::Connection,
-                    format!("{peer}: {first}; link {} failed: {why}", dropped + 1),
-                ),
+                Some(first) => {
+                    let hint = agent_hint();
+                    fail(
+                        ControllerError::Connection,
+                        format!("{peer}: {first}; link {} failed: {why}{hint}", dropped + 1),
+                    )
+                }
                 None => fail(kind, why),
             };
         }
@@ -230,15 +233,17 @@ pub(crate) async fn link(
                 continue;
             }
             Ok(Err(e)) => {
+                let hint = agent_hint();
                 close(&adapter, bpeer).await;
-                return fail(ControllerError::Connection, format!("{peer}: {e}"));
+                return fail(ControllerError::Connection, format!("{peer}: {e}{hint}"));
             }
             Err(_) => {
+                let hint = agent_hint();
                 close(&adapter, bpeer).await;
                 return fail(
                     ControllerError::Connection,
                     format!(
-                        "bluetoothd did not resolve the services of {peer} within {} s",
+                        "bluetoothd did not resolve the services of {peer} within {} s{hint}",
                         RESOLVE_TIMEOUT.as_secs()
                     ),
                 );
@@ -363,6 +368,31 @@ async fn resolve(
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// For a link that came up but whose services bluetoothd never resolved, while this
+/// program has no [`PairingAgent`] that can say yes or no: a likely cause and what to
+/// do; empty otherwise. Seen on the test bed (two hosts paired over BR/EDR, which gave
+/// the kernels LE keys too, then an LE link): the peripheral asked for security, the
+/// central's kernel paired again with Just Works, which Linux has user space confirm
+/// when it already holds a key for the peer, and bluetoothd, with no agent, refused
+/// ("No agent available for request type 2" in its log, then an LE bonding failure
+/// with status 0x05); the link was never usable, and the connect ended with the resolve
+/// timeout. With an agent of capability `DisplayYesNo` that accepted bluetoothd's
+/// `Authorization` question, the same connect worked. bluetoothd's D-Bus API reports
+/// none of this, so it is said as a hint, with the log line to check.
+///
+/// [`PairingAgent`]: crate::PairingAgent
+fn agent_hint() -> &'static str {
+    if crate::agent::can_confirm() {
+        ""
+    } else {
+        " (this program has no PairingAgent that can say yes or no: if bluetoothd logged \
+         \"No agent available for request type 2\" or rejected an authorization, the \
+         peer asked for a pairing that needed confirming and nothing confirmed it; \
+         register a PairingAgent with IoCapability::DisplayYesNo and accept its \
+         Authorization question, or remove the bond, and connect again)"
     }
 }
 
